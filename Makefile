@@ -1,0 +1,44 @@
+# idpose-bench: `make run` runs the embedded benchmark end to end, `make test` the test suite.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SNAKEMAKE := $(BIN)/snakemake
+
+.PHONY: install run smoke test report figures lint clean-results help
+
+help:
+	@echo "make install  create .venv with the pinned dependencies"
+	@echo "make run      the embedded default, end to end (SynthFaces, tiny models, CPU)"
+	@echo "make smoke    the tiny smoke profile (about a minute)"
+	@echo "make test     the test suite (what CI runs)"
+	@echo "make report   results/report.html from the finished run"
+	@echo "make lint     ruff"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(SNAKEMAKE) --cores all
+	$(SNAKEMAKE) --report results/report.html
+	@echo "Report: $(CURDIR)/results/report.html"
+
+smoke: $(STAMP)
+	$(SNAKEMAKE) --workflow-profile profiles/smoke --directory results/smoke --snakefile workflow/Snakefile
+
+report: $(STAMP)
+	$(SNAKEMAKE) --report results/report.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bench methods tests benchmarks
+
+clean-results:
+	rm -rf results/data results/runs results/evaluators results/tables results/logs results/benchmarks results/smoke

@@ -1,0 +1,272 @@
+"""``python -m bench <stage>``: one command per DAG stage, callable without Snakemake too.
+
+Stages take their settings as ``--params JSON`` (the validated config section they
+depend on; Snakemake passes it so that a changed setting reruns exactly the stages
+it affects) and write only their declared outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import REPO_ROOT, __version__
+from bench.errors import BenchError
+
+log = logging.getLogger("bench")
+
+
+def setup_logging(log_file: str | None, verbose: bool = False) -> None:
+    """Readable logs to stderr and, when given, to the rule's log file."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version(), "idpose-bench": __version__}
+    for name in ("torch", "numpy", "scikit-image", "torchmetrics", "scikit-learn"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
+
+
+# -- stages ----------------------------------------------------------------------------------
+def cmd_methods(args: argparse.Namespace) -> None:
+    from bench.methods.registry import method_registry
+
+    registry = method_registry()
+    rows = []
+    for name in registry:
+        spec = registry.get(name)
+        rows.append(
+            (
+                name,
+                "yes" if spec.cls.trainable else "no (reference)",
+                ", ".join(sorted(spec.cls.needs)) or "-",
+                ", ".join(sorted(spec.cls.provides)) or "-",
+            )
+        )
+    header = ("method", "trained", "needs", "provides")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def cmd_validate_config(args: argparse.Namespace) -> None:
+    from bench.config import load_config
+
+    config = load_config(Path(args.configfile))
+    print(json.dumps(config, indent=2))
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from bench.data.prepare import prepare_synthfaces
+
+    if args.dataset != "synthfaces":
+        raise BenchError(f"unknown dataset {args.dataset!r}; available: synthfaces")
+    if args.params:
+        settings = json.loads(args.params)
+    else:
+        from bench.config import validate_config
+
+        settings = validate_config({}, "defaults")["synthfaces"]
+    began = time.perf_counter()
+    prepare_synthfaces(Path(args.out), settings, workers=args.workers or os.cpu_count() or 1)
+    log.info("prepared %s in %.1f s", args.dataset, time.perf_counter() - began)
+
+
+def cmd_tuples(args: argparse.Namespace) -> None:
+    from bench.protocols.pose_transfer import write_tuples
+
+    path = write_tuples(Path(args.data), json.loads(args.params))
+    log.info("wrote %s", path)
+
+
+def cmd_train_evaluators(args: argparse.Namespace) -> None:
+    from bench.data.dataset import FaceData
+    from bench.evaluators.synth_oracle import train_synth_oracle
+
+    data = Path(args.data)
+    quality = train_synth_oracle(
+        FaceData.load(data, "train"),
+        FaceData.load(data, "test"),
+        data / "pairs.txt",
+        Path(args.out),
+        json.loads(args.params),
+    )
+    Path(args.quality).write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from bench.data.dataset import FaceData
+    from bench.methods.registry import get_method
+    from bench.train import TrainSettings, train
+
+    params = json.loads(args.params)
+    spec = get_method(args.method)
+    data = FaceData.load(Path(args.data), "train", params["pose_bin_width"])
+    settings = TrainSettings(**{k: v for k, v in params["train"].items() if k != "threads"})
+    train(spec, params["method"], data, Path(args.run_dir), args.seed, settings)
+
+
+def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any]):
+    from bench.data.dataset import FaceData
+    from bench.methods.registry import get_method
+    from bench.train import load_trained, pick_device
+
+    test = FaceData.load(Path(args.data), "test", params.get("pose_bin_width", 15))
+    method = load_trained(Path(args.model), get_method(args.method), pick_device(params.get("device", "auto")))
+    return test, method
+
+
+def cmd_synthesize(args: argparse.Namespace) -> None:
+    from bench.protocols.pose_transfer import read_tuples, save_generated, save_sample_grid, synthesize
+
+    params = json.loads(args.params)
+    test, method = _load_test_and_method(args, params)
+    if "transfer" not in method.provides:
+        raise BenchError(f"method {args.method!r} does not provide transfer")
+    tuples = read_tuples(Path(args.data))
+    outputs = synthesize(method, test, tuples, params["k"], params["batch_size"])
+    save_generated(Path(args.out), outputs, tuples)
+    save_sample_grid(Path(args.grid), test, tuples, outputs)
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    from bench.data.dataset import FaceData
+    from bench.data.index import read_meta
+    from bench.evaluators.synth_oracle import SynthOracle
+    from bench.protocols.pose_transfer import (
+        load_generated,
+        read_tuples,
+        score_pose_transfer,
+        write_metrics,
+    )
+
+    params = json.loads(args.params)
+    data = Path(args.data)
+    test = FaceData.load(data, "test")
+    outputs = load_generated(Path(args.generated))
+    outputs.pop("tuple", None)
+    oracle = SynthOracle.load(Path(args.oracle))
+    rows = score_pose_transfer(outputs, test, read_tuples(data), oracle, params)
+    meta = read_meta(data)
+    context = {
+        "dataset": meta["dataset"],
+        "split": "test",
+        "resolution": meta["resolution"],
+        "method": args.method,
+        "seed": args.seed,
+        "metric_version": 1,
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+    }
+    write_metrics(Path(args.out), rows, context)
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    from bench.report.tables import write_pose_transfer_tables
+
+    written = write_pose_transfer_tables([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset)
+    for path in written:
+        log.info("wrote %s", path)
+
+
+# -- parser ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"idpose-bench {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log", help="also write the log to this file")
+    common.add_argument("--threads", type=int, help="torch CPU threads")
+    common.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="stage")
+
+    def stage(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    stage("methods", cmd_methods, "list the discovered methods with their needs and provides")
+    p = stage("validate-config", cmd_validate_config, "validate a config file and print it with defaults")
+    p.add_argument("configfile")
+    p = stage("prepare", cmd_prepare, "prepare a dataset into results/data/<dataset>/")
+    p.add_argument("dataset")
+    p.add_argument("--out", default="results/data/synthfaces")
+    p.add_argument("--params", help="JSON of the dataset's config section (default: schema defaults)")
+    p.add_argument("--workers", type=int, help="rendering processes (default: all cores)")
+    p = stage("tuples", cmd_tuples, "draw the pose-transfer test tuples (and render exact targets)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--params", required=True)
+    p = stage("train-evaluators", cmd_train_evaluators, "train the SynthFaces identity and pose oracles")
+    p.add_argument("--data", required=True)
+    p.add_argument("--params", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--quality", required=True)
+    p = stage("train", cmd_train, "train one (method, seed); resumes from its last checkpoint")
+    for flag in ("--method", "--data", "--run-dir", "--params"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p = stage("synthesize", cmd_synthesize, "run a trained method on the pose-transfer tuples")
+    for flag in ("--method", "--data", "--model", "--params", "--out", "--grid"):
+        p.add_argument(flag, required=True)
+    p = stage("score", cmd_score, "score generated images; writes metrics.json")
+    for flag in ("--method", "--data", "--generated", "--oracle", "--params", "--out"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("metrics", nargs="+")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log, args.verbose)
+    set_threads(args.threads)
+    try:
+        args.func(args)
+    except BenchError as error:
+        log.error("%s", error)
+        return 2
+    return 0

@@ -1,0 +1,1 @@
+"""Data sources: synthetic face renderer, dataset preparation and the image index."""

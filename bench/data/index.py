@@ -1,0 +1,178 @@
+"""The data contract: one index table per prepared dataset, images as PNG crops, landmarks beside.
+
+``results/data/<dataset>/`` holds ``index.csv`` (one row per image, columns
+:data:`INDEX_COLUMNS`), the crops under ``images/``, ``landmarks.npz`` (68 points per
+row, in index order), ``pairs.txt`` (LFW format, test identities) and ``meta.json``.
+Every reader here validates and names the file and line at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from bench.errors import DataError
+
+INDEX_COLUMNS = (
+    "path",
+    "identity",
+    "clip",
+    "split",
+    "yaw",
+    "pitch",
+    "roll",
+    "pose_source",
+    "expression",
+    "light",
+)
+SPLITS = ("train", "test")
+POSE_COLUMNS = ["yaw", "pitch", "roll"]
+
+
+def index_line(row: int) -> int:
+    """1-based line of data row ``row`` in ``index.csv`` (line 1 is the header)."""
+    return row + 2
+
+
+def read_index(dataset_dir: Path) -> pd.DataFrame:
+    """Read and validate ``index.csv``: required columns, types, splits, existing paths."""
+    path = Path(dataset_dir) / "index.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: no index table; run `python -m bench prepare` first")
+    try:
+        index = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a readable CSV table: {error}") from error
+    missing = [column for column in INDEX_COLUMNS if column not in index.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; the index needs "
+            f"{', '.join(INDEX_COLUMNS)}"
+        )
+    for column in ("identity", "clip"):
+        bad = pd.to_numeric(index[column], errors="coerce").isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{path}: line {index_line(row)}: column {column!r} must be an integer, "
+                f"got {index[column].iloc[row]!r}"
+            )
+        index[column] = index[column].astype(np.int64)
+    for column in POSE_COLUMNS:
+        index[column] = pd.to_numeric(index[column], errors="coerce")
+    bad_split = ~index["split"].isin(SPLITS)
+    if bad_split.any():
+        row = int(np.flatnonzero(bad_split)[0])
+        raise DataError(
+            f"{path}: line {index_line(row)}: split must be one of {SPLITS}, "
+            f"got {index['split'].iloc[row]!r}"
+        )
+    shared = set(index.loc[index.split == "train", "identity"]) & set(
+        index.loc[index.split == "test", "identity"]
+    )
+    if shared:
+        raise DataError(
+            f"{path}: identities {sorted(shared)[:5]} appear in both train and test; "
+            "test identities must never be seen in training"
+        )
+    return index
+
+
+def read_meta(dataset_dir: Path) -> dict:
+    path = Path(dataset_dir) / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: missing; run `python -m bench prepare` first") from error
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: invalid JSON: {error}") from error
+
+
+def load_image(path: Path, resolution: int | None = None) -> np.ndarray:
+    """One RGB image as uint8 ``[H, W, 3]``; a corrupt or wrongly sized file is a DataError."""
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"))
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: image file is missing") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DataError(f"{path}: corrupt or unreadable image ({error})") from error
+    if resolution is not None and array.shape[:2] != (resolution, resolution):
+        raise DataError(
+            f"{path}: image is {array.shape[1]}x{array.shape[0]}, the dataset's resolution "
+            f"is {resolution}x{resolution}"
+        )
+    return array
+
+
+def load_images(
+    paths: Sequence[Path], resolution: int | None = None, threads: int = 4
+) -> np.ndarray:
+    """Load many images into one uint8 array ``[N, H, W, 3]`` (PNG decoding in threads)."""
+    if not len(paths):
+        return np.zeros((0, resolution or 0, resolution or 0, 3), np.uint8)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        arrays = list(pool.map(lambda p: load_image(p, resolution), paths))
+    return np.stack(arrays)
+
+
+def save_image(path: Path, image: np.ndarray) -> None:
+    """Write a uint8 ``[H, W, 3]`` image as PNG (lossless; what every metric reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(image)).save(path, optimize=False, compress_level=1)
+
+
+def read_landmarks(dataset_dir: Path, index: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The 68 landmarks ``[N, 68, 2]`` and their visibility ``[N, 68]`` in index order."""
+    path = Path(dataset_dir) / "landmarks.npz"
+    try:
+        with np.load(path) as data:
+            points, visible, paths = data["points"], data["visible"], data["paths"]
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: landmarks side file is missing") from error
+    except (KeyError, ValueError, OSError) as error:
+        raise DataError(f"{path}: unreadable landmarks file ({error})") from error
+    if points.shape != (len(index), 68, 2) or visible.shape != (len(index), 68):
+        raise DataError(
+            f"{path}: expected points [{len(index)}, 68, 2] and visible [{len(index)}, 68], "
+            f"got {list(points.shape)} and {list(visible.shape)}"
+        )
+    mismatch = np.flatnonzero(paths.astype(str) != index["path"].to_numpy(str))
+    if len(mismatch):
+        row = int(mismatch[0])
+        raise DataError(
+            f"{path}: entry {row} is for {str(paths[row])!r} but index line {index_line(row)} "
+            f"is {index['path'].iloc[row]!r}; re-run prepare"
+        )
+    return points.astype(np.float32), visible.astype(bool)
+
+
+@dataclass(frozen=True)
+class PoseBins:
+    """Discrete yaw bins (DR-GAN's pose code): centres from -90 to 90 every ``width`` degrees."""
+
+    width: float = 15.0
+
+    @property
+    def centres(self) -> np.ndarray:
+        return np.arange(-90.0, 90.0 + 1e-9, self.width)
+
+    @property
+    def edges(self) -> tuple[float, ...]:
+        centres = self.centres
+        return tuple(float(x) for x in np.r_[centres - self.width / 2, centres[-1:] + self.width / 2])
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    def assign(self, yaw: np.ndarray) -> np.ndarray:
+        """Bin index of each yaw (degrees), clipped to the outer bins."""
+        bins = np.rint((np.asarray(yaw, float) + 90.0) / self.width).astype(np.int64)
+        return np.clip(bins, 0, len(self) - 1)

@@ -1,0 +1,1 @@
+"""Evaluators: networks that score images (face embedders, pose estimators, FID features)."""

@@ -1,0 +1,391 @@
+"""LFW ``pairs.txt``: strict reader, writer, View-2-like generator and image file names.
+
+Format (LFW View 2): a header ``<n_sets>\\t<n_per_set>`` (LFW: ``10\\t300``), then for each
+set ``n_per_set`` matched lines ``name\\tn1\\tn2`` followed by ``n_per_set`` mismatched lines
+``name1\\tn1\\tname2\\tn2``; TAB separated, 1-based unpadded image numbers, trailing newline.
+Set k of the file is fold k (0-based) of the 10-fold protocol.
+"""
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+_IMAGE_NUMBER = re.compile(r"[1-9][0-9]*")
+_NAME = re.compile(r"\S+")
+_MATCHED_FIELDS = 3
+_MISMATCHED_FIELDS = 4
+_MATCHED_LAYOUT = "'name<TAB>n1<TAB>n2' (3 fields)"
+_MISMATCHED_LAYOUT = "'name1<TAB>n1<TAB>name2<TAB>n2' (4 fields)"
+
+
+class PairsFormatError(ValueError):
+    """A pairs file that does not follow the LFW ``pairs.txt`` format."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One verification pair; ``line`` is its 1-based line number in the pairs file."""
+
+    name1: str
+    number1: int
+    name2: str
+    number2: int
+    same: bool
+    fold: int
+    line: int
+
+
+def pair_image_path(name: str, number: int, ext: str = "png") -> str:
+    """LFW-style relative image path ``<name>/<name>_<NNNN>.<ext>`` (1-based, 4-digit padded)."""
+    if number < 1:
+        raise ValueError(f"LFW image numbers are 1-based, got {number} for {name!r}.")
+    return f"{name}/{name}_{number:04d}.{ext.lstrip('.')}"
+
+
+def read_pairs(path: str | PathLike) -> list[Pair]:
+    """Read an LFW ``pairs.txt`` strictly; any deviation raises ``PairsFormatError`` with its line.
+
+    Besides the View 2 header ``<n_sets>\\t<n_per_set>``, the one-number header of LFW's View 1
+    files (``pairsDevTrain.txt``: ``1100``) is read as a single set (fold 0). Windows line ends
+    are accepted; a missing final newline is accepted.
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    lines = [line.removesuffix("\r") for line in lines]
+    if not lines:
+        raise PairsFormatError(
+            f"{path}: line 1: expected the header '<n_sets><TAB><n_per_set>', got an empty file."
+        )
+    n_sets, n_per_set = _parse_header(path, lines[0])
+    expected_line_count = 1 + n_sets * 2 * n_per_set
+    pairs = []
+    for line_number, (fold, same, index_in_block) in enumerate(
+        _expected_layout(n_sets, n_per_set), start=2
+    ):
+        if line_number > len(lines):
+            slot = _describe_slot(fold, same, index_in_block, n_per_set)
+            raise PairsFormatError(
+                f"{path}: line {line_number}: expected {slot}, "
+                f"but the file ends after line {len(lines)}; the header {n_sets}x{n_per_set} "
+                f"needs {expected_line_count} lines."
+            )
+        pairs.append(
+            _parse_pair_line(
+                path, lines[line_number - 1], line_number, fold, same, index_in_block, n_per_set
+            )
+        )
+    if len(lines) > expected_line_count:
+        raise PairsFormatError(
+            f"{path}: line {expected_line_count + 1}: expected the end of the file (the header "
+            f"{n_sets}x{n_per_set} gives {expected_line_count} lines), found "
+            f"{len(lines) - expected_line_count} more line(s); fix the header or remove them."
+        )
+    return pairs
+
+
+def write_pairs(path: str | PathLike, pairs: Sequence[Pair], n_sets: int, n_per_set: int) -> None:
+    """Write pairs in the exact LFW ``pairs.txt`` format, after checking their order and counts."""
+    if n_sets < 1 or n_per_set < 1:
+        raise ValueError(
+            f"write_pairs needs n_sets >= 1 and n_per_set >= 1, got {n_sets}, {n_per_set}."
+        )
+    if len(pairs) != n_sets * 2 * n_per_set:
+        raise ValueError(
+            f"write_pairs got {len(pairs)} pairs but {n_sets} sets x (2 x {n_per_set}) need "
+            f"{n_sets * 2 * n_per_set}."
+        )
+    lines = [f"{n_sets}\t{n_per_set}"]
+    for position, (pair, (fold, same, index_in_block)) in enumerate(
+        zip(pairs, _expected_layout(n_sets, n_per_set), strict=True)
+    ):
+        slot = _describe_slot(fold, same, index_in_block, n_per_set)
+        if pair.fold != fold or pair.same != same:
+            raise ValueError(
+                f"write_pairs: pairs[{position}] (fold {pair.fold}, same={pair.same}) is in the "
+                f"place of {slot}; order pairs by fold, matched before mismatched."
+            )
+        _check_pair_content(pair, f"pairs[{position}]")
+        if same:
+            lines.append(f"{pair.name1}\t{pair.number1}\t{pair.number2}")
+        else:
+            lines.append(f"{pair.name1}\t{pair.number1}\t{pair.name2}\t{pair.number2}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+
+
+def make_pairs(
+    images_per_identity: dict[str, int], n_sets: int = 10, n_per_set: int = 300, seed: int = 0
+) -> list[Pair]:
+    """Draw a View-2-like protocol: identity-disjoint sets of distinct matched/mismatched pairs.
+
+    Identities are dealt into ``n_sets`` disjoint groups (people never cross sets), balancing
+    the number of possible matched pairs; seed-shuffled order breaks ties. In each set,
+    matched pairs go round-robin over a shuffled list of its people with >= 2 images (so many
+    people appear, not only the largest), and mismatched pairs take a random pair of people
+    and one random image of each. Pairs are unique up to order, stored with
+    ``number1 < number2`` (matched) and ``name1 < name2`` (mismatched), and sorted within each
+    block. Identities with 0 images are ignored.
+    """
+    if n_sets < 1 or n_per_set < 1:
+        raise ValueError(
+            f"make_pairs needs n_sets >= 1 and n_per_set >= 1, got {n_sets}, {n_per_set}."
+        )
+    for name, count in images_per_identity.items():
+        _check_name(name, "make_pairs identity name")
+        if count < 0:
+            raise ValueError(f"make_pairs: identity {name!r} has a negative image count {count}.")
+    counts = {name: int(count) for name, count in images_per_identity.items() if count > 0}
+    _check_pool_size(counts, n_sets, n_per_set)
+    rng = np.random.default_rng(seed)
+    groups = _split_identities(counts, n_sets, rng)
+    pairs: list[Pair] = []
+    for fold, group in enumerate(groups):
+        _check_group_size(group, counts, fold, n_per_set)
+        matched = sorted(_draw_matched(group, counts, n_per_set, rng))
+        mismatched = sorted(_draw_mismatched(group, counts, n_per_set, rng))
+        for name, number1, number2 in matched:
+            pairs.append(Pair(name, number1, name, number2, True, fold, 2 + len(pairs)))
+        for name1, number1, name2, number2 in mismatched:
+            pairs.append(Pair(name1, number1, name2, number2, False, fold, 2 + len(pairs)))
+    return pairs
+
+
+def _expected_layout(n_sets: int, n_per_set: int) -> Iterator[tuple[int, bool, int]]:
+    """Yield (fold, same, index within its block) for each pair line in file order."""
+    for fold in range(n_sets):
+        for same in (True, False):
+            for index_in_block in range(n_per_set):
+                yield fold, same, index_in_block
+
+
+def _describe_slot(fold: int, same: bool, index_in_block: int, n_per_set: int) -> str:
+    """Human-readable description of what a given pair line must be."""
+    kind, layout = ("matched", _MATCHED_LAYOUT) if same else ("mismatched", _MISMATCHED_LAYOUT)
+    return f"{kind} pair {index_in_block + 1}/{n_per_set} of set {fold + 1} as {layout}"
+
+
+def _parse_header(path: Path, header: str) -> tuple[int, int]:
+    """Parse ``<n_sets>\\t<n_per_set>`` (or View 1's ``<n_per_set>``) into positive integers."""
+    fields = header.split("\t")
+    if len(fields) in (1, 2) and all(_IMAGE_NUMBER.fullmatch(field) for field in fields):
+        numbers = [int(field) for field in fields]
+        return (1, numbers[0]) if len(numbers) == 1 else (numbers[0], numbers[1])
+    raise PairsFormatError(
+        f"{path}: line 1: expected the header '<n_sets><TAB><n_per_set>' with positive integers "
+        f"(LFW View 2: '10<TAB>300'), got {header!r}."
+    )
+
+
+def _parse_pair_line(
+    path: Path,
+    text: str,
+    line_number: int,
+    fold: int,
+    same: bool,
+    index_in_block: int,
+    n_per_set: int,
+) -> Pair:
+    """Parse one pair line that must fill the given slot of the file layout."""
+    slot = _describe_slot(fold, same, index_in_block, n_per_set)
+    where = f"{path}: line {line_number}"
+    fields = text.split("\t")
+    expected_fields = _MATCHED_FIELDS if same else _MISMATCHED_FIELDS
+    if len(fields) != expected_fields:
+        found = {3: " (a matched line)", 4: " (a mismatched line)"}.get(len(fields), "")
+        raise PairsFormatError(
+            f"{where}: expected {slot}, got {len(fields)} TAB-separated field(s){found}: {text!r}."
+        )
+    if same:
+        name1, number1_text, number2_text = fields
+        name2 = name1
+        name_fields = (name1,)
+    else:
+        name1, number1_text, name2, number2_text = fields
+        name_fields = (name1, name2)
+    for name in name_fields:
+        if not _NAME.fullmatch(name):
+            raise PairsFormatError(
+                f"{where}: expected {slot}; the name {name!r} is empty or contains spaces."
+            )
+    for number_text in (number1_text, number2_text):
+        if not _IMAGE_NUMBER.fullmatch(number_text):
+            raise PairsFormatError(
+                f"{where}: expected {slot}; the image number {number_text!r} is not a 1-based "
+                "unpadded positive integer."
+            )
+    pair = Pair(name1, int(number1_text), name2, int(number2_text), same, fold, line_number)
+    if same and pair.number1 == pair.number2:
+        raise PairsFormatError(
+            f"{where}: expected {slot}; a matched pair needs two different images, got image "
+            f"{pair.number1} twice."
+        )
+    if not same and name1 == name2:
+        raise PairsFormatError(
+            f"{where}: expected {slot}; a mismatched pair needs two different people, got "
+            f"{name1!r} twice."
+        )
+    return pair
+
+
+def _check_name(name: str, role: str) -> None:
+    """Raise ValueError unless ``name`` is a non-empty string without whitespace."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"{role} {name!r} must be a non-empty string without spaces or TABs.")
+
+
+def _check_pair_content(pair: Pair, label: str) -> None:
+    """Raise ValueError if a pair cannot be written as a valid LFW line."""
+    _check_name(pair.name1, f"{label}.name1")
+    _check_name(pair.name2, f"{label}.name2")
+    for number in (pair.number1, pair.number2):
+        if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 1:
+            raise ValueError(f"{label}: image numbers must be integers >= 1, got {number!r}.")
+    if pair.same and (pair.name1 != pair.name2 or pair.number1 == pair.number2):
+        raise ValueError(
+            f"{label}: a matched pair needs one name and two different image numbers, got {pair}."
+        )
+    if not pair.same and pair.name1 == pair.name2:
+        raise ValueError(f"{label}: a mismatched pair needs two different names, got {pair}.")
+
+
+def _matched_capacity(image_count: int) -> int:
+    """Number of distinct unordered image pairs of one person."""
+    return math.comb(image_count, 2)
+
+
+def _mismatched_capacity(image_counts: Sequence[int]) -> int:
+    """Number of distinct (image of person a, image of person b) pairs with a != b."""
+    total = sum(image_counts)
+    return (total * total - sum(count * count for count in image_counts)) // 2
+
+
+def _check_pool_size(counts: dict[str, int], n_sets: int, n_per_set: int) -> None:
+    """Raise ValueError with the required numbers when the pool cannot fill the protocol."""
+    with_two = sum(1 for count in counts.values() if count >= 2)
+    matched_total = sum(_matched_capacity(count) for count in counts.values())
+    problems = []
+    if len(counts) < 2 * n_sets:
+        problems.append(
+            f"at least {2 * n_sets} identities (2 per set for mismatched pairs), got {len(counts)}"
+        )
+    if with_two < n_sets:
+        problems.append(
+            f"at least {n_sets} identities with >= 2 images (one per set), got {with_two}"
+        )
+    if matched_total < n_sets * n_per_set:
+        problems.append(
+            f"at least {n_sets * n_per_set} distinct same-person image pairs "
+            f"({n_sets} x {n_per_set}), the pool has {matched_total}"
+        )
+    if problems:
+        raise ValueError(
+            f"make_pairs(n_sets={n_sets}, n_per_set={n_per_set}) needs "
+            + "; ".join(problems)
+            + ". Add identities/images or lower n_sets or n_per_set."
+        )
+
+
+def _split_identities(
+    counts: dict[str, int], n_sets: int, rng: np.random.Generator
+) -> list[list[str]]:
+    """Deal identities into disjoint groups, balancing matched-pair capacity, then head count."""
+    shuffled = [str(name) for name in rng.permutation(sorted(counts))]
+    by_images = sorted(shuffled, key=lambda name: -counts[name])  # stable: ties stay shuffled
+    groups: list[list[str]] = [[] for _ in range(n_sets)]
+    capacities = [0] * n_sets
+    for name in by_images:
+        if counts[name] >= 2:
+            target = min(range(n_sets), key=lambda k: (capacities[k], len(groups[k]), k))
+        else:
+            target = min(range(n_sets), key=lambda k: (len(groups[k]), k))
+        groups[target].append(name)
+        capacities[target] += _matched_capacity(counts[name])
+    return groups
+
+
+def _check_group_size(group: list[str], counts: dict[str, int], fold: int, n_per_set: int) -> None:
+    """Raise ValueError when one identity group cannot supply a full set."""
+    matched = sum(_matched_capacity(counts[name]) for name in group)
+    mismatched = _mismatched_capacity([counts[name] for name in group])
+    if matched < n_per_set or mismatched < n_per_set:
+        raise ValueError(
+            f"make_pairs: set {fold + 1} got {len(group)} identities offering {matched} distinct "
+            f"matched and {mismatched} mismatched pairs, but needs {n_per_set} of each; add "
+            "identities with >= 2 images or lower n_per_set or n_sets."
+        )
+
+
+def _draw_matched(
+    group: list[str], counts: dict[str, int], n_pairs: int, rng: np.random.Generator
+) -> list[tuple[str, int, int]]:
+    """Draw distinct (name, n1, n2) same-person pairs, spreading them over the group's people."""
+    people = [str(name) for name in rng.permutation(sorted(n for n in group if counts[n] >= 2))]
+    quota = dict.fromkeys(people, 0)
+    assigned = 0
+    while assigned < n_pairs:
+        for name in people:
+            if assigned < n_pairs and quota[name] < _matched_capacity(counts[name]):
+                quota[name] += 1
+                assigned += 1
+    drawn = []
+    for name in people:
+        for index_a, index_b in _distinct_index_pairs(counts[name], quota[name], rng):
+            drawn.append((name, index_a + 1, index_b + 1))
+    return drawn
+
+
+def _distinct_index_pairs(
+    n_items: int, n_pairs: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
+    """Draw ``n_pairs`` distinct unordered pairs (i < j) of 0-based indices below ``n_items``."""
+    if n_pairs == 0:
+        return []
+    if 2 * n_pairs > _matched_capacity(n_items):  # dense: enumerate all and choose
+        all_pairs = [(i, j) for i in range(n_items) for j in range(i + 1, n_items)]
+        chosen = rng.choice(len(all_pairs), size=n_pairs, replace=False)
+        return [all_pairs[index] for index in sorted(chosen)]
+    drawn: set[tuple[int, int]] = set()
+    while len(drawn) < n_pairs:  # sparse: rejection sampling accepts >= 1/2 of the draws
+        i, j = rng.choice(n_items, size=2, replace=False)
+        drawn.add((int(min(i, j)), int(max(i, j))))
+    return sorted(drawn)
+
+
+def _draw_mismatched(
+    group: list[str], counts: dict[str, int], n_pairs: int, rng: np.random.Generator
+) -> list[tuple[str, int, str, int]]:
+    """Draw distinct (name1, n1, name2, n2) different-person pairs with name1 < name2."""
+    people = sorted(group)
+    capacity = _mismatched_capacity([counts[name] for name in people])
+    if 2 * n_pairs > capacity:  # dense: enumerate every candidate and choose
+        candidates = [
+            (name1, number1, name2, number2)
+            for position, name1 in enumerate(people)
+            for name2 in people[position + 1 :]
+            for number1 in range(1, counts[name1] + 1)
+            for number2 in range(1, counts[name2] + 1)
+        ]
+        chosen = rng.choice(len(candidates), size=n_pairs, replace=False)
+        return [candidates[index] for index in sorted(chosen)]
+    drawn: set[tuple[str, int, str, int]] = set()
+    max_attempts = 1000 * n_pairs
+    for _ in range(max_attempts):
+        if len(drawn) == n_pairs:
+            break
+        index_a, index_b = sorted(rng.choice(len(people), size=2, replace=False))
+        name1, name2 = people[index_a], people[index_b]
+        number1 = int(rng.integers(1, counts[name1] + 1))
+        number2 = int(rng.integers(1, counts[name2] + 1))
+        drawn.add((name1, number1, name2, number2))
+    if len(drawn) < n_pairs:
+        raise ValueError(
+            f"make_pairs could not draw {n_pairs} distinct mismatched pairs from {len(people)} "
+            "people in one set (image counts too uneven); add identities or lower n_per_set."
+        )
+    return sorted(drawn)

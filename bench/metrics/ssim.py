@@ -1,0 +1,102 @@
+"""Per-image SSIM that matches ``skimage.metrics.structural_similarity`` (Gaussian variant)."""
+
+import torch
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+SSIM_GAUSSIAN_SIGMA = 1.5
+SSIM_WINDOW_SIZE = 11  # torchmetrics derives it from sigma: 2 * int(3.5 * sigma + 0.5) + 1
+SSIM_BORDER = (SSIM_WINDOW_SIZE - 1) // 2
+SSIM_NAME = "ssim[gauss11-1.5]"  # Gaussian window 11x11, sigma 1.5, population covariance, border cropped (= skimage)
+
+_CHUNK_SIZE = 32  # images per torchmetrics call; bounds float64 memory, results are per image
+_RANGE_TOLERANCE = 1e-6
+
+
+def ssim(images_a: torch.Tensor, images_b: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-image SSIM [N] (float64) of images [N,C,H,W], equal to skimage's Gaussian SSIM.
+
+    Same settings as ``structural_similarity(a, b, data_range=..., channel_axis=2,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``: 11x11 Gaussian window
+    (sigma 1.5), population covariance, K1=0.01, K2=0.03, mean of the SSIM map over the valid
+    region (the 5-pixel border is cropped; torchmetrics 1.9 alone would average it in), then
+    the mean over channels. Float images must lie in [0, data_range]; uint8 images are
+    divided by 255 and compared with data_range 1 (the result is the same as data_range 255).
+    """
+    images_a, data_range_a = _as_float64_images(images_a, data_range, "images_a")
+    images_b, data_range_b = _as_float64_images(images_b, data_range, "images_b")
+    if images_a.shape != images_b.shape:
+        raise ValueError(
+            f"ssim needs images of the same shape, got {tuple(images_a.shape)} and "
+            f"{tuple(images_b.shape)}; resize one set to the other first."
+        )
+    if data_range_a != data_range_b:
+        raise ValueError(
+            "ssim got one uint8 and one float image tensor with data_range != 1; convert both "
+            "to the same dtype and range first."
+        )
+    height, width = images_a.shape[-2:]
+    if min(height, width) <= 2 * SSIM_BORDER:
+        raise ValueError(
+            f"ssim needs images larger than {2 * SSIM_BORDER}x{2 * SSIM_BORDER} pixels "
+            f"(11x11 window, 5-pixel border cropped), got {height}x{width}; use larger images."
+        )
+    scores = [
+        _ssim_chunk(chunk_a, chunk_b, data_range_a)
+        for chunk_a, chunk_b in zip(
+            images_a.split(_CHUNK_SIZE), images_b.split(_CHUNK_SIZE), strict=True
+        )
+    ]
+    if not scores:
+        return torch.empty(0, dtype=torch.float64, device=images_a.device)
+    return torch.cat(scores)
+
+
+def _ssim_chunk(images_a: torch.Tensor, images_b: torch.Tensor, data_range: float) -> torch.Tensor:
+    """SSIM [n] of one chunk: torchmetrics' full SSIM map, border cropped, mean per image."""
+    _, ssim_map = structural_similarity_index_measure(
+        images_a,
+        images_b,
+        gaussian_kernel=True,
+        sigma=SSIM_GAUSSIAN_SIGMA,
+        kernel_size=SSIM_WINDOW_SIZE,
+        reduction="none",
+        data_range=data_range,
+        k1=0.01,
+        k2=0.03,
+        return_full_image=True,
+    )
+    valid = ssim_map[..., SSIM_BORDER:-SSIM_BORDER, SSIM_BORDER:-SSIM_BORDER]
+    # Equal-sized channels: the mean over (C,H,W) equals the mean of the per-channel means.
+    return valid.reshape(valid.shape[0], -1).mean(dim=1)
+
+
+def _as_float64_images(
+    images: torch.Tensor, data_range: float, argument: str
+) -> tuple[torch.Tensor, float]:
+    """Validate a [N,C,H,W] tensor and return it as float64 with the data range to use."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"ssim expects {argument} as a torch.Tensor, got {type(images).__name__}.")
+    if images.ndim != 4:
+        raise ValueError(
+            f"ssim expects {argument} of shape [N,C,H,W], got {tuple(images.shape)}; "
+            "add a batch dimension with .unsqueeze(0) or permute from [N,H,W,C]."
+        )
+    if images.dtype == torch.uint8:
+        return images.to(torch.float64) / 255.0, 1.0
+    if not images.is_floating_point():
+        raise TypeError(
+            f"ssim expects uint8 or floating images for {argument}, got {images.dtype}."
+        )
+    if data_range <= 0:
+        raise ValueError(f"ssim needs a positive data_range, got {data_range}.")
+    images = images.to(torch.float64)
+    if images.numel() > 0:
+        low, high = images.min().item(), images.max().item()
+        tolerance = _RANGE_TOLERANCE * data_range
+        if low < -tolerance or high > data_range + tolerance:
+            raise ValueError(
+                f"ssim expects {argument} in [0, {data_range}] but values span "
+                f"[{low:.4g}, {high:.4g}]; rescale (e.g. (x + 1) / 2 for [-1, 1] images), clamp, "
+                "or pass the matching data_range."
+            )
+    return images, float(data_range)

@@ -1,0 +1,1 @@
+"""Protocols: fixed test tuples per protocol, synthesis through the Method contract, scoring."""

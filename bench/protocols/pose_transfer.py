@@ -1,0 +1,292 @@
+"""Protocol 1, pose transfer: fixed test tuples, synthesis through ``Method.transfer``, scores.
+
+A tuple is K_max source images of a test identity A, a *self* driver (another image
+of A; target = that image) and a *cross* driver (an image of another test identity
+B; target = A rendered with B's pose, expression and light, exact on SynthFaces).
+Tuples are nested across K: the K=1 sources are the first of the K=8 sources, so a
+K-shot curve compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from bench.data.dataset import FaceData, to_float_images, to_uint8_images
+from bench.data.index import load_images, read_meta, save_image
+from bench.errors import DataError
+from bench.methods.api import Driver, Method
+
+log = logging.getLogger(__name__)
+
+KINDS = ("self", "cross")
+PROTOCOL = "pose_transfer"
+
+
+def tuples_path(dataset_dir: Path) -> Path:
+    return Path(dataset_dir) / "protocols" / f"{PROTOCOL}.csv"
+
+
+def make_tuples(test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int) -> pd.DataFrame:
+    """Draw ``n_tuples`` test tuples (pure function of the index and ``seed``)."""
+    rng = np.random.default_rng(seed)
+    by_identity = {i: g["path"].to_numpy() for i, g in test_index.groupby("identity", sort=True)}
+    eligible = [i for i, paths in by_identity.items() if len(paths) >= k_max + 1]
+    if len(eligible) < 2:
+        raise DataError(
+            f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
+            f"(K={k_max} sources + a driver); found {len(eligible)}"
+        )
+    rows = []
+    for number in range(n_tuples):
+        a = eligible[rng.integers(len(eligible))]
+        picked = rng.choice(by_identity[a], size=k_max + 1, replace=False)
+        others = [i for i in by_identity if i != a]
+        b = others[rng.integers(len(others))]
+        rows.append(
+            {
+                "tuple": number,
+                "identity": a,
+                "sources": ";".join(picked[:k_max]),
+                "self_driver": picked[k_max],
+                "cross_identity": b,
+                "cross_driver": by_identity[b][rng.integers(len(by_identity[b]))],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_tuples(dataset_dir: Path, settings: dict[str, Any]) -> Path:
+    """Write the tuple table and, where the dataset can render them, the exact cross targets."""
+    from bench.data.index import read_index
+
+    dataset_dir = Path(dataset_dir)
+    meta = read_meta(dataset_dir)
+    index = read_index(dataset_dir)
+    test = index[index.split == "test"]
+    tuples = make_tuples(test, max(settings["k"]), settings["tuples"], settings["seed"])
+    if meta.get("has_exact_targets"):
+        from bench.data.prepare import render_cross_targets
+
+        tuples["cross_target"] = render_cross_targets(dataset_dir, meta, index, tuples)
+    else:
+        tuples["cross_target"] = ""
+    path = tuples_path(dataset_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tuples.to_csv(path, index=False)
+    return path
+
+
+def read_tuples(dataset_dir: Path) -> pd.DataFrame:
+    path = tuples_path(dataset_dir)
+    required = ["tuple", "identity", "sources", "self_driver", "cross_driver", "cross_target"]
+    try:
+        tuples = pd.read_csv(path, keep_default_na=False)
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: missing; run `python -m bench tuples` first") from error
+    missing = [c for c in required if c not in tuples.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    return tuples
+
+
+@dataclass
+class TupleImages:
+    """The images of every tuple as float tensors, resolved through the test split."""
+
+    sources: torch.Tensor  # [N, K_max, 3, H, W]
+    drivers: dict[str, np.ndarray]  # kind -> test-split row per tuple
+    targets: dict[str, torch.Tensor | None]  # kind -> [N, 3, H, W] or None
+
+
+def resolve_tuples(test: FaceData, tuples: pd.DataFrame) -> TupleImages:
+    row_of = {p: i for i, p in enumerate(test.index["path"])}
+
+    def rows(paths: list[str], column: str) -> np.ndarray:
+        missing = [p for p in paths if p not in row_of]
+        if missing:
+            raise DataError(f"{tuples_path(test.root)}: {column} image {missing[0]} is not in the test split")
+        return np.array([row_of[p] for p in paths])
+
+    source_rows = np.stack([rows(s.split(";"), "sources") for s in tuples["sources"]])
+    images = to_float_images(test.images)
+    drivers = {
+        "self": rows(list(tuples["self_driver"]), "self_driver"),
+        "cross": rows(list(tuples["cross_driver"]), "cross_driver"),
+    }
+    targets: dict[str, torch.Tensor | None] = {"self": images[drivers["self"]], "cross": None}
+    if (tuples["cross_target"] != "").all():
+        paths = [test.root / p for p in tuples["cross_target"]]
+        targets["cross"] = to_float_images(load_images(paths, test.resolution))
+    return TupleImages(images[torch.from_numpy(source_rows)], drivers, targets)
+
+
+def make_driver(test: FaceData, rows: np.ndarray, needs: frozenset[str], target: torch.Tensor | None) -> Driver:
+    """The driver of a batch, holding only the labels the method declared."""
+    batch = test.batch(rows[:, None], needs)
+
+    def first(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t[:, 0]
+
+    return Driver(
+        image=batch.images[:, 0],
+        pose=first(batch.pose),
+        pose_bin=first(batch.pose_bin),
+        landmarks=first(batch.landmarks),
+        landmark_image=first(batch.landmark_images),
+        expression=first(batch.expression),
+        target=target if "target" in needs else None,
+    )
+
+
+def synthesize(
+    method: Method, test: FaceData, tuples: pd.DataFrame, k_values: list[int], batch_size: int
+) -> dict[str, np.ndarray]:
+    """Run ``method.transfer`` on every tuple, kind and K: ``{"k1_cross": uint8 [N,H,W,3], ...}``."""
+    resolved = resolve_tuples(test, tuples)
+    outputs: dict[str, np.ndarray] = {}
+    device = method.device
+    jobs = [(kind, k) for kind in KINDS for k in k_values]
+    if "target" in method.needs and resolved.targets["cross"] is None:
+        jobs = [(kind, k) for kind, k in jobs if kind == "self"]
+    with torch.inference_mode(), tqdm(total=len(jobs) * len(tuples), desc=f"synthesize {method.name}", unit="img", mininterval=2.0) as bar:
+        for kind, k in jobs:
+            chunks = []
+            for start in range(0, len(tuples), batch_size):
+                stop = min(start + batch_size, len(tuples))
+                target = resolved.targets[kind]
+                driver = make_driver(
+                    test, resolved.drivers[kind][start:stop], method.needs,
+                    None if target is None else target[start:stop],
+                )
+                sources = resolved.sources[start:stop, :k]
+                generated = method.transfer(sources.to(device), driver.to(device))
+                if generated.shape != driver.image.shape:
+                    raise DataError(
+                        f"{method.name}.transfer returned shape {list(generated.shape)}, "
+                        f"expected {list(driver.image.shape)}"
+                    )
+                chunks.append(to_uint8_images(generated.float().cpu()))
+                bar.update(stop - start)
+            outputs[f"k{k}_{kind}"] = np.concatenate(chunks)
+    return outputs
+
+
+def save_generated(path: Path, outputs: dict[str, np.ndarray], tuples: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, tuple=tuples["tuple"].to_numpy(), **outputs)
+    tmp.replace(path)
+
+
+def load_generated(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: missing; run `python -m bench synthesize` first") from error
+
+
+def save_sample_grid(path: Path, test: FaceData, tuples: pd.DataFrame, outputs: dict[str, np.ndarray], rows: int = 6) -> None:
+    """A PNG per method: for each kind, columns source | driver | generated (K=1) | target."""
+    resolved = resolve_tuples(test, tuples.iloc[:rows])
+    k = min(int(key.split("_")[0][1:]) for key in outputs)
+    panels = []
+    for kind in KINDS:
+        key = f"k{k}_{kind}"
+        if key not in outputs:
+            continue
+        target = resolved.targets[kind]
+        columns = [
+            to_uint8_images(resolved.sources[:, 0]),
+            test.images[resolved.drivers[kind]],
+            outputs[key][:rows],
+            to_uint8_images(target) if target is not None else np.zeros_like(outputs[key][:rows]),
+        ]
+        panels.append(np.concatenate([np.concatenate(list(c), axis=0) for c in columns], axis=1))
+    gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
+    save_image(path, np.concatenate([x for p in panels for x in (p, gap)][:-1], axis=1))
+
+
+# -- scoring ---------------------------------------------------------------------------------
+def bootstrap_interval(values: np.ndarray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values``."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def score_pose_transfer(
+    outputs: dict[str, np.ndarray], test: FaceData, tuples: pd.DataFrame, oracle: Any, settings: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Per (kind, K): SSIM vs target, CSIM vs target and sources, pose error vs the driver."""
+    from bench.metrics.pose import pose_error_degrees
+    from bench.metrics.similarity import cosine_similarity
+    from bench.metrics.ssim import SSIM_NAME, ssim
+
+    resolved = resolve_tuples(test, tuples)
+    source_embeddings = oracle.embed(resolved.sources.flatten(0, 1)).reshape(len(tuples), resolved.sources.shape[1], -1)
+    quality = oracle.quality
+    rows: list[dict[str, Any]] = []
+    for key in sorted(outputs):
+        if key == "tuple":
+            continue
+        k, kind = int(key.split("_")[0][1:]), key.split("_")[1]
+        generated = to_float_images(outputs[key])
+        target = resolved.targets[kind]
+        embedding = oracle.embed(generated)
+        per_tuple: dict[str, tuple[np.ndarray, bool, str, Any]] = {}
+        if target is not None:
+            per_tuple[SSIM_NAME] = (ssim(generated, target).numpy(), True, "none", None)
+            per_tuple[f"csim_target[{oracle.name}]"] = (
+                cosine_similarity(embedding, oracle.embed(target)), True, oracle.name,
+                {"verification_accuracy": quality["verification"]["accuracy"]},
+            )
+        csim_sources = np.mean(
+            [cosine_similarity(embedding, source_embeddings[:, j]) for j in range(k)], axis=0
+        )
+        per_tuple[f"csim_source[{oracle.name}]"] = (
+            csim_sources, True, oracle.name, {"verification_accuracy": quality["verification"]["accuracy"]}
+        )
+        driver_pose = test.poses[resolved.drivers[kind]].astype(np.float64)
+        errors = pose_error_degrees(oracle.pose(generated), driver_pose)
+        for angle in ("mean", "yaw", "pitch", "roll"):
+            suffix = "" if angle == "mean" else f"_{angle}"
+            per_tuple[f"pose_error{suffix}[{oracle.name}]"] = (
+                errors[angle], False, oracle.name, {"pose_mae_degrees": quality["pose_mae_degrees"][angle]}
+            )
+        for metric, (values, higher, evaluator, floor) in per_tuple.items():
+            low, high = bootstrap_interval(values, settings["bootstrap"], settings["seed"])
+            rows.append(
+                {
+                    "metric": metric,
+                    "value": float(np.mean(values)),
+                    "n": int(len(values)),
+                    "ci95": [low, high],
+                    "spread": "bootstrap95 over tuples",
+                    "higher_is_better": higher,
+                    "evaluator": evaluator,
+                    "evaluator_floor": floor,
+                    "protocol": f"{PROTOCOL}/{kind}",
+                    "k": k,
+                }
+            )
+    return rows
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]], context: dict[str, Any]) -> None:
+    """``metrics.json``: every row carries the full context (dataset, method, seed, versions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    full = [{**context, **row} for row in rows]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"schema": 1, "rows": full}, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)

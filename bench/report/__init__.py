@@ -1,0 +1,1 @@
+"""Reports: tables (pandas) and figures (matplotlib), pure functions of stored metrics."""

@@ -1,0 +1,200 @@
+"""Comparison tables: a pure function of the stored ``metrics.json`` files.
+
+One row per (protocol, K, method); each cell is the mean over seeds ± the sample
+standard deviation over seeds (reference rows are deterministic and run one seed:
+their cells show the mean alone). CSV (machine-readable, every metric with mean,
+std, seeds, N and the bootstrap interval), Markdown (readable in a terminal) and
+LaTeX (booktabs) carry the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import DataError
+
+#: Display order and labels of the pose-transfer columns (metric prefix -> label).
+POSE_TRANSFER_COLUMNS = (
+    ("ssim", "SSIM"),
+    ("csim_target", "CSIM tgt"),
+    ("csim_source", "CSIM src"),
+    ("pose_error", "pose err °"),
+)
+EXTRA_CSV_PREFIXES = ("pose_error_yaw", "pose_error_pitch", "pose_error_roll")
+
+
+def read_metrics(paths: Sequence[Path]) -> pd.DataFrame:
+    """All rows of the given ``metrics.json`` files as one tidy DataFrame (input order kept)."""
+    frames = []
+    for order, path in enumerate(paths):
+        try:
+            rows = json.loads(Path(path).read_text())["rows"]
+        except FileNotFoundError as error:
+            raise DataError(f"{path}: metrics file is missing") from error
+        except (json.JSONDecodeError, KeyError) as error:
+            raise DataError(f"{path}: not a metrics.json file ({error})") from error
+        frame = pd.DataFrame(rows)
+        frame["file_order"] = order
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _prefix(metric: str) -> str:
+    return metric.split("[")[0]
+
+
+def _arrow(higher_is_better: bool) -> str:
+    return "↑" if higher_is_better else "↓"
+
+
+def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per (protocol, k, method, metric), method order as first seen."""
+    method_order = {m: i for i, m in enumerate(dict.fromkeys(frame.sort_values("file_order", kind="stable")["method"]))}
+    grouped = frame.groupby(["protocol", "k", "method", "metric"], sort=False)
+    out = grouped.agg(
+        mean=("value", "mean"),
+        std=("value", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")),
+        seeds=("seed", "nunique"),
+        n=("n", "min"),
+        ci_low=("ci95", lambda c: float(np.mean([x[0] for x in c]))),
+        ci_high=("ci95", lambda c: float(np.mean([x[1] for x in c]))),
+        higher_is_better=("higher_is_better", "first"),
+        evaluator=("evaluator", "first"),
+    ).reset_index()
+    out["method_order"] = out["method"].map(method_order)
+    kind_order = {"pose_transfer/self": 0, "pose_transfer/cross": 1}
+    out["kind_order"] = out["protocol"].map(kind_order).fillna(9)
+    return out.sort_values(["kind_order", "k", "method_order", "metric"], kind="stable")
+
+
+def _cell(mean: float, std: float, digits: int) -> str:
+    if np.isnan(mean):
+        return "n/a"
+    if np.isnan(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(csv table, display table, footnotes) for the pose-transfer protocol."""
+    stats = aggregate(frame[frame["protocol"].str.startswith("pose_transfer")])
+    keys = ["protocol", "k", "method"]
+    csv_rows, display_rows = [], []
+    metrics = list(dict.fromkeys(stats["metric"]))
+    for (protocol, k, method), group in stats.groupby(keys, sort=False):
+        by_metric = group.set_index("metric")
+        csv_row = {"protocol": protocol.split("/")[1], "K": int(k), "method": method,
+                   "seeds": int(group["seeds"].max()), "N": int(group["n"].min())}
+        display = {"protocol": protocol.split("/")[1], "K": str(int(k)), "method": method}
+        for metric in metrics:
+            prefix = _prefix(metric)
+            if prefix not in {p for p, _ in POSE_TRANSFER_COLUMNS} | set(EXTRA_CSV_PREFIXES):
+                continue
+            arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
+            name = f"{metric} {arrow}"
+            if metric in by_metric.index:
+                row = by_metric.loc[metric]
+                csv_row.update({f"{name} mean": row["mean"], f"{name} std": row["std"],
+                                f"{name} ci95 low": row["ci_low"], f"{name} ci95 high": row["ci_high"]})
+            else:
+                csv_row.update({f"{name} mean": np.nan, f"{name} std": np.nan,
+                                f"{name} ci95 low": np.nan, f"{name} ci95 high": np.nan})
+        for prefix, label in POSE_TRANSFER_COLUMNS:
+            matching = [m for m in metrics if _prefix(m) == prefix]
+            for metric in matching:
+                evaluator = metric[len(prefix):]
+                arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
+                header = f"{label}{' ' + evaluator if evaluator else ''} {arrow}"
+                if metric in by_metric.index:
+                    row = by_metric.loc[metric]
+                    display[header] = _cell(row["mean"], row["std"], 1 if prefix == "pose_error" else 3)
+                else:
+                    display[header] = "n/a"
+        display["seeds"] = str(csv_row["seeds"])
+        display["N"] = str(csv_row["N"])
+        csv_rows.append(csv_row)
+        display_rows.append(display)
+    notes = [
+        "Cells: mean ± std over training seeds; a bare number is a deterministic reference row (1 seed).",
+        "N: test tuples per row. ssim[...] names the SSIM variant (Gaussian window 11, sigma 1.5, as skimage).",
+    ]
+    floors = frame.dropna(subset=["evaluator_floor"]).drop_duplicates("metric")
+    for evaluator, group in floors.groupby("evaluator", sort=True):
+        facts = {}
+        for floor in group["evaluator_floor"]:
+            facts.update(floor)
+        described = ", ".join(
+            f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(facts.items())
+            if k in ("verification_accuracy",)
+        )
+        pose = [f for f in group["evaluator_floor"] if "pose_mae_degrees" in f]
+        if pose:
+            described += f"; pose MAE on real renders (the floor) {min(f['pose_mae_degrees'] for f in pose):.2f}°"
+        notes.append(f"Evaluator {evaluator}: {described} (measured on held-out test identities).")
+    return pd.DataFrame(csv_rows), pd.DataFrame(display_rows), notes
+
+
+def to_markdown(table: pd.DataFrame, title: str, notes: list[str]) -> str:
+    """A pipe table aligned for the terminal, with a title and footnotes."""
+    columns = list(table.columns)
+    cells = [[str(v) for v in row] for row in table.itertuples(index=False)]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    numeric = [i >= 3 for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        return "| " + " | ".join(parts) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if num else (":" + "-" * (w + 1)) for w, num in zip(widths, numeric)) + "|"
+    body = [line(columns), rule, *(line(r) for r in cells)]
+    return "\n".join([f"## {title}", "", *body, "", *(f"- {n}" for n in notes)]) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#",
+                    "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "°": r"$^\circ$"}
+    return "".join(replacements.get(ch, ch) for ch in text)
+
+
+def to_latex(table: pd.DataFrame, caption: str, label: str, notes: list[str]) -> str:
+    """A booktabs ``table`` environment with the same cells as the Markdown table."""
+    columns = list(table.columns)
+    spec = "ll" + "l" + "r" * (len(columns) - 3)
+    lines = [
+        r"\begin{table}[t]", r"\centering", r"\small",
+        rf"\caption{{{_latex_escape(caption)}}}", rf"\label{{{label}}}",
+        rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+        " & ".join(_latex_escape(c) for c in columns) + r" \\", r"\midrule",
+    ]
+    previous = None
+    for row in table.itertuples(index=False):
+        key = (row[0], row[1])
+        if previous is not None and key != previous:
+            lines.append(r"\midrule")
+        previous = key
+        lines.append(" & ".join(_latex_escape(str(v)) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\par\smallskip\footnotesize " + _latex_escape(n) for n in notes]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_pose_transfer_tables(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:
+    """Write ``<dataset>_pose_transfer.{csv,md,tex}`` into ``out_dir``."""
+    frame = read_metrics(metric_files)
+    csv_table, display, notes = pose_transfer_table(frame)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"{dataset}_pose_transfer"
+    csv_table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.6f")
+    title = f"{dataset}: pose transfer (protocol 1)"
+    stem.with_suffix(".md").write_text(to_markdown(display, title, notes))
+    stem.with_suffix(".tex").write_text(
+        to_latex(display, title, f"tab:{dataset}_pose_transfer", notes)
+    )
+    return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]

@@ -1,0 +1,295 @@
+"""The generic training loop every method runs under.
+
+Seeding of python/numpy/torch, device choice (CUDA when present), the ``amp`` and
+``channels_last`` switches, atomic checkpoints loaded with ``weights_only=True``,
+automatic resume of a killed job from its last checkpoint, a tqdm bar with the
+losses, a CSV of losses per step and a PNG sample grid per checkpoint.
+
+Resume is exact: batches are a pure function of ``(seed, step)`` and the torch RNG
+state travels in the checkpoint, so a run killed and resumed ends with the same
+weights as an uninterrupted one (on CPU; cuDNN kernels may differ run to run).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.data.dataset import FaceData
+from bench.errors import CheckpointError, ConfigError, NonFiniteLossError
+from bench.methods.api import DatasetInfo, Method
+from bench.methods.registry import MethodSpec
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Harness-level switches shared by every method (the method's own config sets steps)."""
+
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    amp: bool = False
+    channels_last: bool = False
+    checkpoint_every: int = 200
+    preview_items: int = 8
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device is {name!r} but no CUDA device is available")
+    return device
+
+
+def config_fingerprint(method: str, config: dict[str, Any], seed: int, dataset: str) -> str:
+    """A short hash identifying what a checkpoint was trained for."""
+    blob = json.dumps([method, config, seed, dataset], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Write ``obj`` to ``path`` so that a kill mid-write never leaves a truncated file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a harness checkpoint with ``weights_only=True``; unreadable files name the path."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an idpose-bench checkpoint (format {CHECKPOINT_FORMAT})")
+    return state
+
+
+def check_checkpoint(state: dict, path: Path, method: str, fingerprint: str | None) -> None:
+    """Refuse a checkpoint written by another method or configuration."""
+    if state.get("method") != method:
+        raise CheckpointError(
+            f"{path}: checkpoint belongs to method {state.get('method')!r}, not {method!r}"
+        )
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        raise CheckpointError(
+            f"{path}: checkpoint was trained with another configuration or seed "
+            f"({state.get('fingerprint')} != {fingerprint}); move it away to retrain"
+        )
+
+
+def build_method(spec: MethodSpec, config: dict[str, Any], info: DatasetInfo) -> Method:
+    return spec.cls(config, info)
+
+
+def load_trained(path: Path, spec: MethodSpec, device: torch.device | str = "cpu") -> Method:
+    """A method restored from its final ``model.pt`` (weights_only), in eval mode."""
+    state = load_checkpoint(path)
+    check_checkpoint(state, path, spec.name, None)
+    info = DatasetInfo(**{**state["info"], "pose_bin_edges": tuple(state["info"]["pose_bin_edges"])})
+    method = build_method(spec, state["config"], info)
+    try:
+        method.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not fit method {spec.name!r}: {error}") from error
+    return method.to(device).eval()
+
+
+class _LossLog:
+    """``train_log.csv``: one row per step; on resume, rows after the checkpoint are dropped."""
+
+    def __init__(self, path: Path, resume_step: int) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        if resume_step and path.exists():
+            with path.open(newline="") as handle:
+                self.rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= resume_step]
+        self.fields: list[str] = list(self.rows[0]) if self.rows else []
+        self.pending: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        for key in row:
+            if key not in self.fields:
+                self.fields.append(key)
+        self.pending.append(row)
+
+    def flush(self) -> None:
+        self.rows.extend(self.pending)
+        self.pending = []
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.fields)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.path)
+
+
+def save_grid(images: torch.Tensor, path: Path) -> None:
+    """Save ``[rows, cols, 3, H, W]`` images in [0, 1] as one PNG grid."""
+    from torchvision.utils import make_grid
+
+    from bench.data.dataset import to_uint8_images
+    from bench.data.index import save_image
+
+    rows, cols = images.shape[:2]
+    grid = make_grid(images.reshape(rows * cols, *images.shape[2:]).float(), nrow=cols, padding=2)
+    save_image(path, to_uint8_images(grid[None])[0])
+
+
+def train(
+    spec: MethodSpec,
+    config: dict[str, Any],
+    data: FaceData,
+    run_dir: Path,
+    seed: int,
+    settings: TrainSettings = TrainSettings(),
+    on_step_end: Callable[[int], None] | None = None,
+) -> Path:
+    """Train ``spec`` on ``data`` into ``run_dir``; resume from ``run_dir/checkpoints/last.pt``.
+
+    ``config`` is the method's resolved config (``steps`` and ``batch_size`` are read
+    here). Returns the path of the final ``model.pt``. ``on_step_end`` is called after
+    every step (tests use it to simulate a kill).
+    """
+    run_dir = Path(run_dir)
+    final_path = run_dir / "model.pt"
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    steps = int(config.get("steps", 0)) if spec.cls.trainable else 0
+    batch_size = int(config.get("batch_size", 1))
+    fingerprint = config_fingerprint(spec.name, config, seed, data.name)
+    device = pick_device(settings.device)
+    seed_everything(seed)
+
+    info = data.info()
+    method = build_method(spec, config, info).to(device)
+    if settings.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    method.amp = settings.amp
+    method.optimizers = method.configure_optimizers()
+
+    start = 0
+    if ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        check_checkpoint(state, ckpt_path, spec.name, fingerprint)
+        method.load_state_dict(state["model"])
+        for name, optimizer in method.iter_optimizers():
+            optimizer.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["torch_rng"])
+        start = int(state["step"])
+        log.info("resuming %s seed %d from %s (step %d of %d)", spec.name, seed, ckpt_path, start, steps)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    losses_log = _LossLog(run_dir / "train_log.csv", start)
+    preview_rows = data.draw_rows(
+        spec.cls.sampling, settings.preview_items, np.random.default_rng([seed, 2**31 - 1])
+    )
+    preview_batch = data.batch(preview_rows, spec.cls.needs)
+
+    def checkpoint(step: int) -> None:
+        losses_log.flush()
+        atomic_torch_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "method": spec.name,
+                "fingerprint": fingerprint,
+                "step": step,
+                "model": method.state_dict(),
+                "optimizers": {n: o.state_dict() for n, o in method.iter_optimizers()},
+                "torch_rng": torch.get_rng_state(),
+            },
+            ckpt_path,
+        )
+        method.eval()
+        with torch.no_grad():
+            save_grid(method.preview(preview_batch.to(device)).cpu(), run_dir / "samples" / f"step_{step:06d}.png")
+        method.train()
+
+    began = time.perf_counter()
+    method.train()
+    bar = tqdm(
+        range(start, steps),
+        initial=start,
+        total=steps,
+        desc=f"train {spec.name} seed{seed}",
+        unit="step",
+        mininterval=2.0,
+        dynamic_ncols=True,
+        disable=steps == 0,
+    )
+    for step in bar:
+        batch = data.sample_batch(spec.cls.sampling, batch_size, spec.cls.needs, seed, step).to(device)
+        losses = method.training_step(batch, step)
+        values = {name: float(value) for name, value in losses.items()}
+        bad = {name: value for name, value in values.items() if not math.isfinite(value)}
+        if bad:
+            kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint was written yet"
+            raise NonFiniteLossError(
+                f"non-finite loss at step {step + 1} of {spec.name} seed {seed}: "
+                f"{', '.join(f'{k}={v}' for k, v in bad.items())}; {kept}"
+            )
+        losses_log.add({"step": step + 1, **{k: f"{v:.6g}" for k, v in values.items()}})
+        bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()}, refresh=False)
+        if (step + 1) % settings.checkpoint_every == 0 or step + 1 == steps:
+            checkpoint(step + 1)
+        if on_step_end is not None:
+            on_step_end(step + 1)
+    bar.close()
+    elapsed = time.perf_counter() - began
+    losses_log.flush()
+    method.eval()
+    with torch.no_grad():
+        save_grid(method.preview(preview_batch.to(device)).cpu(), run_dir / "samples.png")
+
+    atomic_torch_save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "method": spec.name,
+            "fingerprint": fingerprint,
+            "step": steps,
+            "config": config,
+            "info": asdict(info),
+            "model": method.state_dict(),
+        },
+        final_path,
+    )
+    trained = steps - start
+    frames = spec.cls.sampling.frames
+    summary = {
+        "method": spec.name,
+        "seed": seed,
+        "steps": steps,
+        "resumed_from": start,
+        "device": str(device),
+        "seconds": round(elapsed, 3),
+        "images_per_second": round(trained * batch_size * frames / elapsed, 2) if trained else None,
+    }
+    (run_dir / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("trained %s seed %d: %s", spec.name, seed, summary)
+    return final_path

@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny in-memory dataset, so most tests need no rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.data.dataset import FaceData
+from bench.data.index import PoseBins
+
+
+def make_face_data(n_identities: int = 6, per_identity: int = 4, resolution: int = 16, seed: int = 0) -> FaceData:
+    """Random images with consistent labels; enough for training-loop mechanics."""
+    rng = np.random.default_rng(seed)
+    n = n_identities * per_identity
+    identity = np.repeat(np.arange(n_identities), per_identity)
+    index = pd.DataFrame(
+        {
+            "path": [
+                f"images/id{i:05d}/id{i:05d}_{j + 1:04d}.png"
+                for i in range(n_identities)
+                for j in range(per_identity)
+            ],
+            "identity": identity,
+            "clip": np.tile(np.arange(per_identity) // 2, n_identities),
+            "split": "train",
+            "yaw": rng.uniform(-90, 90, n),
+            "pitch": rng.uniform(-30, 30, n),
+            "roll": rng.uniform(-20, 20, n),
+            "pose_source": "gt",
+            "expression": rng.integers(0, 3, n),
+            "light": rng.uniform(-90, 90, n),
+        }
+    )
+    return FaceData(
+        name="toy",
+        root=Path("/nonexistent/toy"),
+        index=index,
+        images=rng.integers(0, 256, (n, resolution, resolution, 3), dtype=np.uint8),
+        landmarks=rng.uniform(0, resolution, (n, 68, 2)).astype(np.float32),
+        visible=np.ones((n, 68), bool),
+        pose_bins=PoseBins(15.0),
+        resolution=resolution,
+    )
+
+
+@pytest.fixture
+def toy_data() -> FaceData:
+    return make_face_data()

@@ -1,0 +1,256 @@
+"""LFW pairs.txt: exact format, strict errors with line numbers, View-2-like generation."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.metrics.pairs import (
+    Pair,
+    PairsFormatError,
+    make_pairs,
+    pair_image_path,
+    read_pairs,
+    write_pairs,
+)
+
+LFW_LIKE_HEAD = (
+    "2\t2\n"
+    "Abel_Pacheco\t1\t4\n"
+    "Akhmed_Zakayev\t1\t3\n"
+    "Abdel_Madi_Shabneh\t1\tDean_Barker\t1\n"
+    "Abdel_Madi_Shabneh\t1\tGiancarlo_Fisichella\t1\n"
+    "Ben_Curtis\t2\t3\n"
+    "Bill_Clinton\t10\t12\n"
+    "Bill_Gates\t1\tGeorge_W_Bush\t530\n"
+    "Carlos_Moya\t3\tZico\t1\n"
+)
+
+
+def lfw_sized_pool(n_identities: int = 400) -> dict[str, int]:
+    """A pool shaped like LFW: a few large identities, many small ones, some singletons."""
+    counts = [530, 236, 144, 121, 109] + [2 + index % 9 for index in range(n_identities - 5)]
+    counts += [1] * 300
+    return {f"Person_{index:04d}": count for index, count in enumerate(counts)}
+
+
+def write_text(tmp_path: Path, text: str) -> Path:
+    """Write ``text`` to a pairs file in ``tmp_path`` and return its path."""
+    path = tmp_path / "pairs.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def test_read_pairs_parses_matched_then_mismatched_per_set(tmp_path: Path) -> None:
+    pairs = read_pairs(write_text(tmp_path, LFW_LIKE_HEAD))
+    assert pairs[0] == Pair("Abel_Pacheco", 1, "Abel_Pacheco", 4, True, 0, 2)
+    assert pairs[2] == Pair("Abdel_Madi_Shabneh", 1, "Dean_Barker", 1, False, 0, 4)
+    assert pairs[6] == Pair("Bill_Gates", 1, "George_W_Bush", 530, False, 1, 8)
+    assert [pair.fold for pair in pairs] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert [pair.same for pair in pairs] == [True, True, False, False] * 2
+
+
+def test_write_then_read_round_trips_byte_identically(tmp_path: Path) -> None:
+    source = write_text(tmp_path, LFW_LIKE_HEAD)
+    pairs = read_pairs(source)
+    copy = tmp_path / "copy.txt"
+    write_pairs(copy, pairs, n_sets=2, n_per_set=2)
+    assert copy.read_bytes() == LFW_LIKE_HEAD.encode()
+    assert read_pairs(copy) == pairs
+
+
+def test_generated_lfw_view2_file_has_6001_lines_and_round_trips(tmp_path: Path) -> None:
+    pairs = make_pairs(lfw_sized_pool(), n_sets=10, n_per_set=300, seed=0)
+    path = tmp_path / "pairs.txt"
+    write_pairs(path, pairs, n_sets=10, n_per_set=300)
+    data = path.read_bytes()
+    lines = data.decode().split("\n")
+    assert data.endswith(b"\n") and lines[-1] == ""
+    assert len(lines) - 1 == 1 + 10 * 2 * 300
+    assert lines[0] == "10\t300"
+    assert [len(line.split("\t")) for line in lines[1:601]] == [3] * 300 + [4] * 300
+    assert read_pairs(path) == pairs
+    rewritten = tmp_path / "rewritten.txt"
+    write_pairs(rewritten, read_pairs(path), n_sets=10, n_per_set=300)
+    assert rewritten.read_bytes() == data
+
+
+def replace_line(text: str, line_number: int, new_line: str | None) -> str:
+    """Replace (or with None, delete) the 1-based line ``line_number`` of ``text``."""
+    lines = text.split("\n")
+    if new_line is None:
+        del lines[line_number - 1]
+    else:
+        lines[line_number - 1] = new_line
+    return "\n".join(lines)
+
+
+MALFORMED_CASES = {
+    "header with one tab too many": (replace_line(LFW_LIKE_HEAD, 1, "2\t2\t2"), 1, "header"),
+    "header not an integer": (replace_line(LFW_LIKE_HEAD, 1, "two\t2"), 1, "header"),
+    "header zero sets": (replace_line(LFW_LIKE_HEAD, 1, "0\t2"), 1, "header"),
+    "empty file": ("", 1, "header"),
+    "matched line with 2 fields": (
+        replace_line(LFW_LIKE_HEAD, 3, "Akhmed_Zakayev\t1"),
+        3,
+        "matched",
+    ),
+    "mismatched where matched expected": (
+        replace_line(LFW_LIKE_HEAD, 3, "Ann\t1\tBob\t2"),
+        3,
+        r"matched pair 2/2 of set 1.*a mismatched line",
+    ),
+    "matched where mismatched expected": (
+        replace_line(LFW_LIKE_HEAD, 4, "Ann\t1\t2"),
+        4,
+        r"mismatched pair 1/2 of set 1.*a matched line",
+    ),
+    "non-integer image number": (
+        replace_line(LFW_LIKE_HEAD, 2, "Abel_Pacheco\tone\t4"),
+        2,
+        "positive integer",
+    ),
+    "image number zero": (
+        replace_line(LFW_LIKE_HEAD, 6, "Ben_Curtis\t0\t3"),
+        6,
+        "positive integer",
+    ),
+    "negative image number": (
+        replace_line(LFW_LIKE_HEAD, 9, "Carlos_Moya\t3\tZico\t-1"),
+        9,
+        "positive integer",
+    ),
+    "zero-padded image number": (
+        replace_line(LFW_LIKE_HEAD, 2, "Abel_Pacheco\t0001\t4"),
+        2,
+        "unpadded",
+    ),
+    "space instead of tab": (
+        replace_line(LFW_LIKE_HEAD, 7, "Bill_Clinton 10 12"),
+        7,
+        "1 TAB-separated",
+    ),
+    "same image twice in a matched pair": (
+        replace_line(LFW_LIKE_HEAD, 7, "Bill_Clinton\t10\t10"),
+        7,
+        "twice",
+    ),
+    "same person in a mismatched pair": (
+        replace_line(LFW_LIKE_HEAD, 8, "Zico\t1\tZico\t2"),
+        8,
+        "twice",
+    ),
+    "empty name": (replace_line(LFW_LIKE_HEAD, 5, "\t1\tDean_Barker\t1"), 5, "empty"),
+    "blank line inside": (replace_line(LFW_LIKE_HEAD, 6, ""), 6, "matched pair 1/2 of set 2"),
+    "file one line short": (replace_line(LFW_LIKE_HEAD, 9, None), 9, "ends after line 8"),
+    "one extra line": (LFW_LIKE_HEAD + "Zico\t1\t2\n", 10, "end of the file"),
+    "header announcing more per set": (
+        replace_line(LFW_LIKE_HEAD, 1, "2\t3"),
+        4,
+        "matched pair 3/3 of set 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_CASES))
+def test_read_pairs_rejects_malformed_file_naming_file_and_line(tmp_path: Path, case: str) -> None:
+    text, line_number, expectation = MALFORMED_CASES[case]
+    path = write_text(tmp_path, text)
+    with pytest.raises(PairsFormatError) as error:
+        read_pairs(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: line {line_number}:"), message
+    assert re.search(expectation, message), message
+    assert isinstance(error.value, ValueError)
+
+
+def test_read_pairs_accepts_crlf_and_missing_final_newline(tmp_path: Path) -> None:
+    expected = read_pairs(write_text(tmp_path, LFW_LIKE_HEAD))
+    assert read_pairs(write_text(tmp_path, LFW_LIKE_HEAD.replace("\n", "\r\n"))) == expected
+    assert read_pairs(write_text(tmp_path, LFW_LIKE_HEAD.rstrip("\n"))) == expected
+
+
+def test_read_pairs_reads_view1_one_number_header_as_one_set(tmp_path: Path) -> None:
+    text = "1\nAbel_Pacheco\t1\t4\nBill_Gates\t1\tZico\t2\n"
+    pairs = read_pairs(write_text(tmp_path, text))
+    assert [(pair.fold, pair.same) for pair in pairs] == [(0, True), (0, False)]
+
+
+def test_write_pairs_rejects_wrong_order_and_counts(tmp_path: Path) -> None:
+    pairs = read_pairs(write_text(tmp_path, LFW_LIKE_HEAD))
+    with pytest.raises(ValueError, match="need 12"):
+        write_pairs(tmp_path / "out.txt", pairs, n_sets=2, n_per_set=3)
+    swapped = [pairs[2], pairs[1], pairs[0], *pairs[3:]]
+    with pytest.raises(ValueError, match=r"pairs\[0\].*matched before mismatched"):
+        write_pairs(tmp_path / "out.txt", swapped, n_sets=2, n_per_set=2)
+    bad_number = [Pair("Ann", 0, "Ann", 2, True, 0, 2), *pairs[1:]]
+    with pytest.raises(ValueError, match=">= 1"):
+        write_pairs(tmp_path / "out.txt", bad_number, n_sets=2, n_per_set=2)
+
+
+def test_pair_image_path_pads_to_four_digits() -> None:
+    assert pair_image_path("Abel_Pacheco", 4) == "Abel_Pacheco/Abel_Pacheco_0004.png"
+    assert (
+        pair_image_path("George_W_Bush", 530, ext="jpg") == "George_W_Bush/George_W_Bush_0530.jpg"
+    )
+    with pytest.raises(ValueError, match="1-based"):
+        pair_image_path("Zico", 0)
+
+
+def test_make_pairs_sets_are_identity_disjoint_and_pairs_distinct() -> None:
+    pool = lfw_sized_pool()
+    pairs = make_pairs(pool, n_sets=10, n_per_set=300, seed=0)
+    assert len(pairs) == 6000
+    people_per_fold = [set() for _ in range(10)]
+    for index, pair in enumerate(pairs):
+        assert pair.fold == index // 600 and pair.same == (index % 600 < 300)
+        assert pair.line == index + 2
+        assert 1 <= pair.number1 <= pool[pair.name1] and 1 <= pair.number2 <= pool[pair.name2]
+        if pair.same:
+            assert pair.name1 == pair.name2 and pair.number1 < pair.number2
+        else:
+            assert pair.name1 < pair.name2
+        people_per_fold[pair.fold] |= {pair.name1, pair.name2}
+    for fold_a in range(10):
+        for fold_b in range(fold_a + 1, 10):
+            assert not people_per_fold[fold_a] & people_per_fold[fold_b]
+    keys = [(pair.name1, pair.number1, pair.name2, pair.number2) for pair in pairs]
+    assert len(set(keys)) == len(keys)
+    for fold in range(10):
+        block = keys[600 * fold : 600 * fold + 300], keys[600 * fold + 300 : 600 * (fold + 1)]
+        assert all(list(part) == sorted(part) for part in block)
+
+
+def test_make_pairs_spreads_matched_pairs_over_many_people() -> None:
+    pairs = make_pairs(lfw_sized_pool(), n_sets=10, n_per_set=300, seed=0)
+    matched_people = {pair.name1 for pair in pairs if pair.same}
+    assert len(matched_people) >= 390  # nearly every one of the 400 identities with >= 2 images
+
+
+def test_make_pairs_is_deterministic_for_a_seed_and_differs_across_seeds() -> None:
+    pool = lfw_sized_pool(150)
+    first = make_pairs(pool, n_sets=5, n_per_set=100, seed=7)
+    assert make_pairs(dict(reversed(list(pool.items()))), n_sets=5, n_per_set=100, seed=7) == first
+    assert make_pairs(pool, n_sets=5, n_per_set=100, seed=8) != first
+
+
+def test_make_pairs_fills_an_exactly_sufficient_pool() -> None:
+    pool = {"Ann": 2, "Bob": 2, "Cid": 1, "Dan": 1}  # per set: 1 matched pair, 2 mismatched pairs
+    pairs = make_pairs(pool, n_sets=2, n_per_set=1, seed=0)
+    assert [(pair.same, pair.fold) for pair in pairs] == [
+        (True, 0),
+        (False, 0),
+        (True, 1),
+        (False, 1),
+    ]
+
+
+def test_make_pairs_says_how_much_data_is_needed() -> None:
+    with pytest.raises(ValueError, match=r"at least 3000 distinct same-person image pairs"):
+        make_pairs({f"P{index}": 3 for index in range(100)}, n_sets=10, n_per_set=300)
+    with pytest.raises(ValueError, match=r"at least 20 identities"):
+        make_pairs({f"P{index}": 50 for index in range(15)}, n_sets=10, n_per_set=5)
+    with pytest.raises(ValueError, match=r"at least 10 identities with >= 2 images"):
+        make_pairs({**{f"P{index}": 1 for index in range(30)}, "Big": 500}, n_sets=10, n_per_set=5)
+    with pytest.raises(ValueError, match=r"set \d+ got .* needs 300"):
+        make_pairs({**{f"P{index}": 2 for index in range(40)}, "Big": 500}, n_sets=2, n_per_set=300)

@@ -1,0 +1,52 @@
+# Shared helpers: config validation (schema + method registry) and target lists.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir).parent))
+
+from bench.config import trained_seeds, validate_config  # noqa: E402
+
+_validated = validate_config(dict(config), "config (config/config.yaml + profile + --config)")
+config.clear()
+config.update(_validated)
+
+# The interpreter running Snakemake runs every stage, so `make run` needs no activated venv.
+PY = sys.executable
+DATA = "results/data/{dataset}"
+RUN = "results/runs/{dataset}/{method}/seed{seed}"
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    method="[a-z0-9_]+",
+    seed=r"\d+",
+
+
+def as_json(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def runs(dataset):
+    """(method, seed) pairs trained on a dataset, in config order."""
+    return [(m, s) for m in config["methods"] for s in trained_seeds(config, m)]
+
+
+def all_tables():
+    return expand(
+        "results/tables/{dataset}_pose_transfer.{ext}",
+        dataset=config["datasets"],
+        ext=["csv", "md", "tex"],
+    )
+
+
+def print_result_locations():
+    root = Path.cwd() / "results"
+    print("\nidpose-bench finished. Results:")
+    print(f"  tables:  {root / 'tables'}/*.{{csv,md,tex}}")
+    print(f"  runs:    {root / 'runs'}/<dataset>/<method>/seed<k>/ (checkpoints, logs, sample grids)")
+    print(f"  report:  snakemake --report {root / 'report.html'}  (make run writes it)")
+    for dataset in config["datasets"]:
+        table = root / "tables" / f"{dataset}_pose_transfer.md"
+        if table.exists():
+            print("\n" + table.read_text())

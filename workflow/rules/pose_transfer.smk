@@ -1,0 +1,48 @@
+rule synthesize:
+    input:
+        model=rules.train.output.model,
+        tuples=rules.tuples.output,
+    output:
+        generated=f"{RUN}/pose_transfer/generated.npz",
+        grid=report(
+            f"{RUN}/pose_transfer/samples.png",
+            caption="../report/pose_transfer_samples.rst",
+            category="Pose transfer samples",
+            subcategory="{method}",
+        ),
+    params:
+        settings=lambda w: as_json(
+            {**config["protocols"]["pose_transfer"], "device": config["train"]["device"],
+             "pose_bin_width": config["pose_bin_width"]}
+        ),
+        data=lambda w: f"results/data/{w.dataset}",
+    threads: config["train"]["threads"]
+    log:
+        f"results/logs/synthesize/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/synthesize/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+    shell:
+        "{PY} -m bench synthesize --method {wildcards.method} --data {params.data} "
+        "--model {input.model} --params {params.settings:q} --out {output.generated} "
+        "--grid {output.grid} --threads {threads} --log {log}"
+
+
+rule score:
+    input:
+        generated=rules.synthesize.output.generated,
+        oracle=rules.train_evaluators.output.model,
+        tuples=rules.tuples.output,
+    output:
+        f"{RUN}/pose_transfer/metrics.json",
+    params:
+        settings=lambda w: as_json(config["scoring"]),
+        data=lambda w: f"results/data/{w.dataset}",
+    threads: config["train"]["threads"]
+    log:
+        f"results/logs/score/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/score/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+    shell:
+        "{PY} -m bench score --method {wildcards.method} --seed {wildcards.seed} "
+        "--data {params.data} --generated {input.generated} --oracle {input.oracle} "
+        "--params {params.settings:q} --out {output} --threads {threads} --log {log}"

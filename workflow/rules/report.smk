@@ -1,0 +1,28 @@
+def pose_transfer_metrics(w):
+    return [
+        f"results/runs/{w.dataset}/{m}/seed{s}/pose_transfer/metrics.json"
+        for m, s in runs(w.dataset)
+    ]
+
+
+rule tables:
+    input:
+        pose_transfer_metrics,
+    output:
+        csv=report(
+            "results/tables/{dataset}_pose_transfer.csv",
+            caption="../report/pose_transfer_table.rst",
+            category="Tables",
+        ),
+        md="results/tables/{dataset}_pose_transfer.md",
+        tex="results/tables/{dataset}_pose_transfer.tex",
+    log:
+        "results/logs/tables/{dataset}.log",
+    shell:
+        "{PY} -m bench tables --dataset {wildcards.dataset} --out-dir results/tables "
+        "--log {log} {input}"
+
+
+rule evaluator_quality:
+    input:
+        expand(rules.train_evaluators.output.quality, dataset=config["datasets"]),

@@ -1,0 +1,43 @@
+from bench.methods.registry import get_method  # noqa: E402
+
+
+def train_params(w):
+    spec = get_method(w.method)
+    method_config = spec.resolved_config(
+        config["scale"], config["method_overrides"].get(w.method, {})
+    )
+    return as_json(
+        {
+            "method": method_config,
+            "train": config["train"],
+            "pose_bin_width": config["pose_bin_width"],
+        }
+    )
+
+
+rule train:
+    input:
+        rules.prepare.output.meta,
+    output:
+        model=f"{RUN}/model.pt",
+        samples=report(
+            f"{RUN}/samples.png",
+            caption="../report/train_samples.rst",
+            category="Training samples",
+            subcategory="{method}",
+        ),
+    params:
+        settings=train_params,
+        data=lambda w: f"results/data/{w.dataset}",
+        run_dir=lambda w: RUN.format(**w),
+    threads: config["train"]["threads"]
+    resources:
+        gpu=lambda w: int(get_method(w.method).cls.trainable),
+    log:
+        f"results/logs/train/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/train/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+    shell:
+        "{PY} -m bench train --method {wildcards.method} --seed {wildcards.seed} "
+        "--data {params.data} --run-dir {params.run_dir} --params {params.settings:q} "
+        "--threads {threads} --log {log}"
