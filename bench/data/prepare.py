@@ -99,7 +99,7 @@ def _render_identities(job: _Job) -> tuple[list[dict], np.ndarray, np.ndarray]:
         name = identity_name(identity)
         number = 0
         for clip in range(s["clips_per_identity"]):
-            for scene in sample_clip(rng, s["clip_length"]):
+            for scene in sample_clip(rng, s["clip_length"], key_every=s["clip_key_every"]):
                 number += 1
                 render = renderer.render(person, scene)
                 relative = f"images/{pair_image_path(name, number)}"
