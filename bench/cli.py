@@ -121,18 +121,17 @@ def cmd_tuples(args: argparse.Namespace) -> None:
     log.info("wrote %s", path)
 
 
-def cmd_train_evaluators(args: argparse.Namespace) -> None:
+def cmd_train_evaluator(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
-    from bench.evaluators.synth_oracle import train_synth_oracle
+    from bench.evaluators.synth_oracle import train_identity_oracle, train_pose_oracle
 
     data = Path(args.data)
-    quality = train_synth_oracle(
-        FaceData.load(data, "train"),
-        FaceData.load(data, "test"),
-        data / "pairs.txt",
-        Path(args.out),
-        json.loads(args.params),
-    )
+    settings = json.loads(args.params)
+    train, test = FaceData.load(data, "train"), FaceData.load(data, "test")
+    if args.part == "identity":
+        quality = train_identity_oracle(train, test, data / "pairs.txt", Path(args.out), settings)
+    else:
+        quality = train_pose_oracle(train, test, Path(args.out), settings)
     Path(args.quality).write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
 
 
@@ -187,7 +186,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     test = FaceData.load(data, "test")
     outputs = load_generated(Path(args.generated))
     outputs.pop("tuple", None)
-    oracle = SynthOracle.load(Path(args.oracle))
+    oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
     rows = score_pose_transfer(outputs, test, read_tuples(data), oracle, params)
     meta = read_meta(data)
     context = {
@@ -237,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("tuples", cmd_tuples, "draw the pose-transfer test tuples (and render exact targets)")
     p.add_argument("--data", required=True)
     p.add_argument("--params", required=True)
-    p = stage("train-evaluators", cmd_train_evaluators, "train the SynthFaces identity and pose oracles")
+    p = stage("train-evaluator", cmd_train_evaluator, "train a SynthFaces oracle (identity or pose)")
+    p.add_argument("part", choices=["identity", "pose"])
     p.add_argument("--data", required=True)
     p.add_argument("--params", required=True)
     p.add_argument("--out", required=True)
@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--method", "--data", "--model", "--params", "--out", "--grid"):
         p.add_argument(flag, required=True)
     p = stage("score", cmd_score, "score generated images; writes metrics.json")
-    for flag in ("--method", "--data", "--generated", "--oracle", "--params", "--out"):
+    for flag in ("--method", "--data", "--generated", "--identity-oracle", "--pose-oracle", "--params", "--out"):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=int, required=True)
     p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")

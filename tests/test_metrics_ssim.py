@@ -122,3 +122,18 @@ def test_ssim_rejects_mismatched_shapes_and_tiny_images() -> None:
 
 def test_ssim_name_states_the_variant() -> None:
     assert SSIM_NAME == "ssim[gauss11-1.5]"
+
+
+def test_ssim_equals_torchmetrics_map_with_the_border_cropped() -> None:
+    """A second independent reference: torchmetrics' full SSIM map, valid region only."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    generator = torch.Generator().manual_seed(5)
+    a = torch.rand(3, 3, 24, 24, generator=generator, dtype=torch.float64)
+    b = (a + 0.1 * torch.randn(a.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
+    _, full = structural_similarity_index_measure(
+        a, b, gaussian_kernel=True, sigma=1.5, kernel_size=11, reduction="none",
+        data_range=1.0, return_full_image=True,
+    )
+    expected = full[..., 5:-5, 5:-5].reshape(3, -1).mean(dim=1)
+    torch.testing.assert_close(ssim(a, b), expected, rtol=0, atol=1e-12)

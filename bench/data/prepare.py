@@ -8,6 +8,7 @@ dataset seed; rendering runs in independent worker processes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -165,7 +166,7 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
     index = pd.DataFrame(rows)
     extra = [c for c in index.columns if c not in INDEX_COLUMNS]
     index = index[list(INDEX_COLUMNS) + extra]
-    index.to_csv(out_dir / "index.csv", index=False, float_format="%.6g")
+    index.to_csv(out_dir / "index.csv", index=False)  # full precision: rows re-render exactly
     np.savez_compressed(
         out_dir / "landmarks.npz",
         points=np.concatenate(points),
@@ -201,9 +202,11 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
 def render_cross_targets(
     dataset_dir: Path, meta: dict[str, Any], index: pd.DataFrame, tuples: pd.DataFrame
 ) -> list[str]:
-    """Render each tuple's exact cross-identity target: identity A in the cross driver's scene.
+    """Render each tuple's exact cross-identity target.
 
-    Returns the target paths relative to ``dataset_dir``.
+    Identity A with the cross driver's pose and expression, under the first source's
+    light, ambient level and background (what a pose transfer should change is pose
+    and expression only). Returns the target paths relative to ``dataset_dir``.
     """
     from bench.data.synthfaces import Identity, Renderer
 
@@ -214,7 +217,15 @@ def render_cross_targets(
     paths = []
     for row in tqdm(tuples.itertuples(), total=len(tuples), desc="render targets", mininterval=2.0):
         person = Identity.from_seed(int(seeds[row.identity]), shape_gain=settings["shape_gain"])
-        scene = scene_from_row(by_path.loc[row.cross_driver])
+        driver = scene_from_row(by_path.loc[row.cross_driver])
+        source = scene_from_row(by_path.loc[row.sources.split(";")[0]])
+        scene = dataclasses.replace(
+            driver,
+            light_azimuth=source.light_azimuth,
+            light_elevation=source.light_elevation,
+            ambient=source.ambient,
+            background=source.background,
+        )
         relative = f"protocols/pose_transfer_targets/t{row.tuple:05d}.png"
         save_image(Path(dataset_dir) / relative, renderer.render(person, scene).image)
         paths.append(relative)

@@ -1,14 +1,13 @@
 """Per-image SSIM that matches ``skimage.metrics.structural_similarity`` (Gaussian variant)."""
 
 import torch
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 SSIM_GAUSSIAN_SIGMA = 1.5
-SSIM_WINDOW_SIZE = 11  # torchmetrics derives it from sigma: 2 * int(3.5 * sigma + 0.5) + 1
+SSIM_WINDOW_SIZE = 11  # skimage: 2 * int(3.5 * sigma + 0.5) + 1 (truncate=3.5)
 SSIM_BORDER = (SSIM_WINDOW_SIZE - 1) // 2
 SSIM_NAME = "ssim[gauss11-1.5]"  # Gaussian window 11x11, sigma 1.5, population covariance, border cropped (= skimage)
 
-_CHUNK_SIZE = 32  # images per torchmetrics call; bounds float64 memory, results are per image
+_CHUNK_ELEMENTS = 2**23  # float64 elements of one unfolded chunk (64 MiB); results are per image
 _RANGE_TOLERANCE = 1e-6
 
 
@@ -18,7 +17,7 @@ def ssim(images_a: torch.Tensor, images_b: torch.Tensor, data_range: float = 1.0
     Same settings as ``structural_similarity(a, b, data_range=..., channel_axis=2,
     gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``: 11x11 Gaussian window
     (sigma 1.5), population covariance, K1=0.01, K2=0.03, mean of the SSIM map over the valid
-    region (the 5-pixel border is cropped; torchmetrics 1.9 alone would average it in), then
+    region (the 5-pixel border is cropped; torchmetrics 1.9 would average it in), then
     the mean over channels. Float images must lie in [0, data_range]; uint8 images are
     divided by 255 and compared with data_range 1 (the result is the same as data_range 255).
     """
@@ -40,34 +39,47 @@ def ssim(images_a: torch.Tensor, images_b: torch.Tensor, data_range: float = 1.0
             f"ssim needs images larger than {2 * SSIM_BORDER}x{2 * SSIM_BORDER} pixels "
             f"(11x11 window, 5-pixel border cropped), got {height}x{width}; use larger images."
         )
+    chunk = max(1, _CHUNK_ELEMENTS // (images_a[0].numel() * SSIM_WINDOW_SIZE))
     scores = [
         _ssim_chunk(chunk_a, chunk_b, data_range_a)
-        for chunk_a, chunk_b in zip(
-            images_a.split(_CHUNK_SIZE), images_b.split(_CHUNK_SIZE), strict=True
-        )
+        for chunk_a, chunk_b in zip(images_a.split(chunk), images_b.split(chunk), strict=True)
     ]
     if not scores:
         return torch.empty(0, dtype=torch.float64, device=images_a.device)
     return torch.cat(scores)
 
 
+def _gaussian_window() -> torch.Tensor:
+    """The normalised 1-D Gaussian (sigma 1.5, 11 taps) that skimage's window separates into."""
+    offsets = torch.arange(SSIM_WINDOW_SIZE, dtype=torch.float64) - SSIM_BORDER
+    weights = torch.exp(-(offsets**2) / (2 * SSIM_GAUSSIAN_SIGMA**2))
+    return weights / weights.sum()
+
+
+def _filter_valid(images: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian filter over H and W keeping only the valid region (border cropped)."""
+    along_width = images.unfold(-1, SSIM_WINDOW_SIZE, 1) @ window
+    return along_width.unfold(-2, SSIM_WINDOW_SIZE, 1) @ window
+
+
 def _ssim_chunk(images_a: torch.Tensor, images_b: torch.Tensor, data_range: float) -> torch.Tensor:
-    """SSIM [n] of one chunk: torchmetrics' full SSIM map, border cropped, mean per image."""
-    _, ssim_map = structural_similarity_index_measure(
-        images_a,
-        images_b,
-        gaussian_kernel=True,
-        sigma=SSIM_GAUSSIAN_SIGMA,
-        kernel_size=SSIM_WINDOW_SIZE,
-        reduction="none",
-        data_range=data_range,
-        k1=0.01,
-        k2=0.03,
-        return_full_image=True,
+    """SSIM [n] of one chunk, in float64, over the valid region only (as skimage crops it).
+
+    Written out rather than taken from torchmetrics: torchmetrics 1.9 averages the padded
+    border, and its float64 convolution is about 45x slower on CPU than this separable
+    filter (65 s vs 1.5 s for 300 RGB 64x64 pairs); float32 drifts by 7e-6 on smooth images.
+    """
+    window = _gaussian_window().to(images_a.device)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mean_a, mean_b = _filter_valid(images_a, window), _filter_valid(images_b, window)
+    var_a = _filter_valid(images_a * images_a, window) - mean_a**2
+    var_b = _filter_valid(images_b * images_b, window) - mean_b**2
+    covariance = _filter_valid(images_a * images_b, window) - mean_a * mean_b
+    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / (
+        (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
     )
-    valid = ssim_map[..., SSIM_BORDER:-SSIM_BORDER, SSIM_BORDER:-SSIM_BORDER]
     # Equal-sized channels: the mean over (C,H,W) equals the mean of the per-channel means.
-    return valid.reshape(valid.shape[0], -1).mean(dim=1)
+    return ssim_map.reshape(ssim_map.shape[0], -1).mean(dim=1)
 
 
 def _as_float64_images(

@@ -1,8 +1,10 @@
 """Protocol 1, pose transfer: fixed test tuples, synthesis through ``Method.transfer``, scores.
 
 A tuple is K_max source images of a test identity A, a *self* driver (another image
-of A; target = that image) and a *cross* driver (an image of another test identity
-B; target = A rendered with B's pose, expression and light, exact on SynthFaces).
+of A from the first source's clip; target = that image) and a *cross* driver (an
+image of another test identity B). The cross target is A rendered with B's pose and
+expression under the first source's light and background (exact on SynthFaces):
+pose transfer moves pose and expression, nothing else.
 Tuples are nested across K: the K=1 sources are the first of the K=8 sources, so a
 K-shot curve compares like with like.
 """
@@ -36,29 +38,41 @@ def tuples_path(dataset_dir: Path) -> Path:
 
 
 def make_tuples(test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int) -> pd.DataFrame:
-    """Draw ``n_tuples`` test tuples (pure function of the index and ``seed``)."""
+    """Draw ``n_tuples`` test tuples (a pure function of the index and ``seed``).
+
+    The first source and the self driver come from one clip (one video: same
+    background and light); the other K_max - 1 sources are any other images of A.
+    """
     rng = np.random.default_rng(seed)
-    by_identity = {i: g["path"].to_numpy() for i, g in test_index.groupby("identity", sort=True)}
-    eligible = [i for i, paths in by_identity.items() if len(paths) >= k_max + 1]
+    groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
+    eligible = [
+        i for i, g in groups.items()
+        if len(g) >= k_max + 1 and (g.groupby("clip").size() >= 2).any()
+    ]
     if len(eligible) < 2:
         raise DataError(
             f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
-            f"(K={k_max} sources + a driver); found {len(eligible)}"
+            f"(K={k_max} sources + a driver) and a clip of 2 images; found {len(eligible)}"
         )
     rows = []
     for number in range(n_tuples):
         a = eligible[rng.integers(len(eligible))]
-        picked = rng.choice(by_identity[a], size=k_max + 1, replace=False)
-        others = [i for i in by_identity if i != a]
+        images = groups[a]
+        clip_sizes = images.groupby("clip").size()
+        clip = rng.choice(clip_sizes.index[clip_sizes >= 2].to_numpy())
+        first, driver = rng.choice(images.loc[images["clip"] == clip, "path"].to_numpy(), 2, replace=False)
+        rest = images.loc[~images["path"].isin([first, driver]), "path"].to_numpy()
+        sources = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
+        others = [i for i in groups if i != a]
         b = others[rng.integers(len(others))]
         rows.append(
             {
                 "tuple": number,
                 "identity": a,
-                "sources": ";".join(picked[:k_max]),
-                "self_driver": picked[k_max],
+                "sources": ";".join(sources),
+                "self_driver": driver,
                 "cross_identity": b,
-                "cross_driver": by_identity[b][rng.integers(len(by_identity[b]))],
+                "cross_driver": rng.choice(groups[b]["path"].to_numpy()),
             }
         )
     return pd.DataFrame(rows)

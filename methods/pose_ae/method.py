@@ -1,5 +1,5 @@
 """pose_ae: the harness's own baseline. Identity code from the source encoder, pose from the
-driver's angles, trained with L1 reconstruction of another image of the same person."""
+driver's angles, trained with L1 reconstruction of another frame of the same clip."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from .model import Decoder, Encoder
 
 
 class PoseAutoencoder(Method):
-    """x_b ~ D(E(x_a), pose_b) for two images a, b of one identity; L1 loss in [-1, 1] space."""
+    """x_b ~ D(E(x_a), pose_b) for two frames a, b of one clip; L1 loss in [-1, 1] space.
 
-    needs = frozenset({"identity", "pose_angles"})
+    Pairs come from one clip (one video) so that background and light, which the
+    decoder cannot know from pose alone, are shared by source and target.
+    """
+
+    needs = frozenset({"clip", "pose_angles"})
     provides = frozenset({"transfer", "identity_code"})
-    sampling = Sampling(group="identity", frames=2)
+    sampling = Sampling(group="clip", frames=2)
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)

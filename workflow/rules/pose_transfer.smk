@@ -30,7 +30,8 @@ rule synthesize:
 rule score:
     input:
         generated=rules.synthesize.output.generated,
-        oracle=rules.train_evaluators.output.model,
+        identity_oracle="results/evaluators/{dataset}/synth-oracle-identity.pt",
+        pose_oracle="results/evaluators/{dataset}/synth-oracle-pose.pt",
         tuples=rules.tuples.output,
     output:
         f"{RUN}/pose_transfer/metrics.json",
@@ -44,5 +45,6 @@ rule score:
         f"results/benchmarks/score/{{dataset}}/{{method}}/seed{{seed}}.tsv"
     shell:
         "{PY} -m bench score --method {wildcards.method} --seed {wildcards.seed} "
-        "--data {params.data} --generated {input.generated} --oracle {input.oracle} "
+        "--data {params.data} --generated {input.generated} "
+        "--identity-oracle {input.identity_oracle} --pose-oracle {input.pose_oracle} "
         "--params {params.settings:q} --out {output} --threads {threads} --log {log}"

@@ -18,11 +18,17 @@ rule tables:
         tex="results/tables/{dataset}_pose_transfer.tex",
     log:
         "results/logs/tables/{dataset}.log",
+    benchmark:
+        "results/benchmarks/tables/{dataset}.tsv"
     shell:
         "{PY} -m bench tables --dataset {wildcards.dataset} --out-dir results/tables "
         "--log {log} {input}"
 
 
-rule evaluator_quality:
+rule evaluators:
     input:
-        expand(rules.train_evaluators.output.quality, dataset=config["datasets"]),
+        expand(
+            "results/evaluators/{dataset}/synth-oracle-{part}.json",
+            dataset=config["datasets"],
+            part=["identity", "pose"],
+        ),

@@ -1,0 +1,138 @@
+"""End to end: the smoke profile runs the whole DAG; reruns are no-ops; tables are reproducible."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "workflow" / "Snakefile")]
+SMOKE = ["--workflow-profile", str(REPO_ROOT / "profiles" / "smoke"),
+         "--configfiles", str(REPO_ROOT / "config/config.yaml"), str(REPO_ROOT / "config/smoke.yaml")]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [*SNAKEMAKE, *SMOKE, "--directory", str(workdir), *args],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
+    tables = smoke_run / "results" / "tables"
+    assert sorted(p.name for p in tables.iterdir()) == [
+        "synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md", "synthfaces_pose_transfer.tex"
+    ]
+    markdown = (tables / "synthfaces_pose_transfer.md").read_text()
+    for needle in ("SSIM", "CSIM tgt [synth-oracle] ↑", "pose err ° [synth-oracle] ↓", "ground_truth", "pose_ae", "cross"):
+        assert needle in markdown
+    assert r"\toprule" in (tables / "synthfaces_pose_transfer.tex").read_text()
+    run = smoke_run / "results/runs/synthfaces/pose_ae/seed0"
+    for name in ("model.pt", "checkpoints/last.pt", "train_log.csv", "samples.png", "pose_transfer/metrics.json"):
+        assert (run / name).exists(), name
+
+
+def test_ground_truth_bounds_ssim_and_csim_on_cross_identity(smoke_run):
+    import pandas as pd
+
+    table = pd.read_csv(smoke_run / "results/tables/synthfaces_pose_transfer.csv")
+    cross = table[table.protocol == "cross"].set_index(["method", "K"])
+    ssim = next(c for c in table.columns if c.startswith("ssim") and c.endswith("mean"))
+    csim = next(c for c in table.columns if c.startswith("csim_target") and c.endswith("mean"))
+    for k in table.K.unique():
+        assert cross.loc[("ground_truth", k), ssim] == pytest.approx(1.0)
+        assert cross.loc[("ground_truth", k), csim] == pytest.approx(1.0)
+        assert (cross.xs(k, level="K")[ssim] <= 1.0 + 1e-9).all()
+
+
+def test_second_dry_run_has_nothing_to_do(smoke_run):
+    result = snakemake(smoke_run, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_tables_rebuild_from_stored_metrics_byte_identical(smoke_run):
+    tables = smoke_run / "results" / "tables"
+    before = {p.name: p.read_bytes() for p in tables.iterdir()}
+    for path in tables.iterdir():
+        path.unlink()
+    snakemake(smoke_run, "--cores", "1", "tables", "--forcerun", "tables")
+    assert {p.name: p.read_bytes() for p in tables.iterdir()} == before
+
+
+def test_same_seed_twice_gives_byte_identical_tables(smoke_run, tmp_path):
+    snakemake(tmp_path, "--cores", "2")
+    for name in ("synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md"):
+        assert (tmp_path / "results/tables" / name).read_bytes() == (smoke_run / "results/tables" / name).read_bytes()
+
+
+def test_report_contains_tables_and_sample_grids(smoke_run):
+    snakemake(smoke_run, "--report", "results/report.html")
+    html = (smoke_run / "results/report.html").read_text(errors="replace")
+    assert "synthfaces_pose_transfer.csv" in html and "samples.png" in html
+
+
+def test_corrupt_image_in_prepared_data_stops_training_with_the_file_name(smoke_run, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(smoke_run / "results/data/synthfaces", data)
+    victim = sorted((data / "images").rglob("*.png"))[0]
+    victim.write_bytes(b"\x89PNG garbage")
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "train", "--method", "pose_ae", "--seed", "0", "--data", str(data),
+         "--run-dir", str(tmp_path / "run"), "--params",
+         '{"method": {"width": 8, "code_dim": 8, "steps": 2, "batch_size": 2, "lr": 0.001, "betas": [0.5, 0.999]}, '
+         '"train": {"device": "cpu"}, "pose_bin_width": 15}'],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert f"{victim}: corrupt or unreadable image" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigkilled_training_resumes_to_the_same_weights(smoke_run, tmp_path):
+    import json
+    import os
+    import signal
+    import time
+
+    import torch
+
+    data = smoke_run / "results/data/synthfaces"
+    params = json.dumps({
+        "method": {"width": 8, "code_dim": 8, "steps": 600, "batch_size": 8, "lr": 0.001, "betas": [0.5, 0.999]},
+        "train": {"device": "cpu", "checkpoint_every": 5}, "pose_bin_width": 15,
+    })
+
+    def command(run_dir):
+        return [sys.executable, "-m", "bench", "train", "--method", "pose_ae", "--seed", "4", "--threads", "1",
+                "--data", str(data), "--run-dir", str(run_dir), "--params", params]
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command(killed), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoints/last.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model.pt").exists(), "training finished before it could be killed"
+    subprocess.run(command(killed), cwd=REPO_ROOT, check=True, capture_output=True)
+    subprocess.run(command(tmp_path / "straight"), cwd=REPO_ROOT, check=True, capture_output=True)
+    resumed = torch.load(killed / "model.pt", weights_only=True)["model"]
+    straight = torch.load(tmp_path / "straight/model.pt", weights_only=True)["model"]
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    assert json.loads((killed / "train.json").read_text())["resumed_from"] > 0

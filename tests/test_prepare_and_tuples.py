@@ -1,0 +1,144 @@
+"""SynthFaces preparation and the pose-transfer tuples: the data contract, exact targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.config import validate_config
+from bench.data.dataset import FaceData, to_float_images
+from bench.data.index import load_image, read_index, read_meta
+from bench.data.prepare import prepare_synthfaces, scene_from_row
+from bench.data.synthfaces import Identity, Renderer
+from bench.metrics.pairs import read_pairs
+from bench.methods.registry import get_method
+from bench.protocols.pose_transfer import make_driver, read_tuples, resolve_tuples, synthesize, write_tuples
+from bench.train import TrainSettings, train
+
+SMALL = {
+    "resolution": 32, "train_identities": 6, "test_identities": 6, "clips_per_identity": 2,
+    "clip_length": 5, "supersample": 1, "pairs": {"sets": 2, "per_set": 4},
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    settings = validate_config({"synthfaces": SMALL})["synthfaces"]
+    root = tmp_path_factory.mktemp("synthfaces")
+    prepare_synthfaces(root, settings, workers=2)
+    write_tuples(root, {"k": [1, 3], "tuples": 8, "seed": 0, "batch_size": 4})
+    return root
+
+
+def test_prepared_dataset_follows_the_data_contract(dataset):
+    index = read_index(dataset)
+    assert len(index) == 12 * 10
+    assert set(index.loc[index.split == "train", "identity"]) == set(range(6))
+    assert set(index.loc[index.split == "test", "identity"]) == set(range(6, 12))
+    assert (index["pose_source"] == "gt").all()
+    assert index["yaw"].between(-90, 90).all() and index["pitch"].between(-30, 30).all()
+    assert index["roll"].between(-20, 20).all()
+    assert load_image(dataset / index["path"].iloc[0], 32).shape == (32, 32, 3)
+    assert read_meta(dataset)["has_exact_targets"] is True
+
+
+def test_pairs_file_is_lfw_format_over_test_identities_only(dataset):
+    lines = (dataset / "pairs.txt").read_text().splitlines()
+    assert lines[0] == "2\t4" and len(lines) == 1 + 2 * 2 * 4
+    assert [len(line.split("\t")) for line in lines[1:9]] == [3] * 4 + [4] * 4
+    test_names = set(read_index(dataset).query("split == 'test'")["name"])
+    for pair in read_pairs(dataset / "pairs.txt"):
+        assert {pair.name1, pair.name2} <= test_names
+
+
+def test_preparation_is_deterministic(dataset, tmp_path):
+    settings = validate_config({"synthfaces": SMALL})["synthfaces"]
+    prepare_synthfaces(tmp_path, settings, workers=1)
+    assert (tmp_path / "index.csv").read_bytes() == (dataset / "index.csv").read_bytes()
+    assert (tmp_path / "pairs.txt").read_bytes() == (dataset / "pairs.txt").read_bytes()
+    path = read_index(dataset)["path"].iloc[-1]
+    assert (tmp_path / path).read_bytes() == (dataset / path).read_bytes()
+
+
+def test_index_row_rerenders_its_image_exactly(dataset):
+    index = read_index(dataset)
+    row = index.iloc[17]
+    meta = read_meta(dataset)["settings"]
+    person = Identity.from_seed(int(row["identity_seed"]), shape_gain=meta["shape_gain"])
+    image = Renderer(32, supersample=meta["supersample"]).render(person, scene_from_row(row)).image
+    assert np.array_equal(image, load_image(dataset / row["path"]))
+
+
+def test_tuples_are_nested_disjoint_and_cross_identity(dataset):
+    tuples = read_tuples(dataset)
+    index = read_index(dataset).set_index("path")
+    for row in tuples.itertuples():
+        sources = row.sources.split(";")
+        assert len(sources) == 3 and row.self_driver not in sources
+        assert {index.loc[p, "identity"] for p in sources} == {row.identity}
+        assert index.loc[row.self_driver, "identity"] == row.identity
+        assert index.loc[row.cross_driver, "identity"] == row.cross_identity != row.identity
+        assert index.loc[row.cross_driver, "split"] == "test"
+
+
+def test_cross_target_is_a_in_the_drivers_pose_under_the_sources_light(dataset):
+    import dataclasses
+
+    tuples, index = read_tuples(dataset), read_index(dataset)
+    by_path = index.set_index("path")
+    for row in tuples.iloc[:3].itertuples():
+        seed = int(index.loc[index.identity == row.identity, "identity_seed"].iloc[0])
+        driver = scene_from_row(by_path.loc[row.cross_driver])
+        source = scene_from_row(by_path.loc[row.sources.split(";")[0]])
+        scene = dataclasses.replace(
+            driver, light_azimuth=source.light_azimuth, light_elevation=source.light_elevation,
+            ambient=source.ambient, background=source.background,
+        )
+        expected = Renderer(32).render(Identity.from_seed(seed), scene).image
+        assert np.array_equal(load_image(dataset / row.cross_target), expected)
+
+
+def test_self_driver_shares_the_first_sources_clip(dataset):
+    index = read_index(dataset).set_index("path")
+    for row in read_tuples(dataset).itertuples():
+        first = row.sources.split(";")[0]
+        assert index.loc[first, "clip"] == index.loc[row.self_driver, "clip"]
+
+
+def test_reference_rows_return_source_driver_and_target(dataset):
+    test, tuples = FaceData.load(dataset, "test"), read_tuples(dataset)
+    resolved = resolve_tuples(test, tuples)
+    info = test.info()
+    outputs = {
+        name: synthesize(get_method(name).cls({}, info), test, tuples, [1, 3], 4)
+        for name in ("copy_source", "copy_driver", "ground_truth")
+    }
+    as_uint8 = lambda t: (t * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # noqa: E731
+    assert np.array_equal(outputs["copy_source"]["k3_cross"], as_uint8(resolved.sources[:, 0]))
+    assert np.array_equal(outputs["copy_driver"]["k1_cross"], test.images[resolved.drivers["cross"]])
+    assert np.array_equal(outputs["ground_truth"]["k1_cross"], as_uint8(resolved.targets["cross"]))
+    assert np.array_equal(outputs["ground_truth"]["k1_self"], test.images[resolved.drivers["self"]])
+
+
+def test_drivers_carry_only_declared_labels(dataset):
+    test = FaceData.load(dataset, "test")
+    rows = np.arange(4)
+    bare = make_driver(test, rows, frozenset(), None)
+    assert bare.pose is None and bare.landmarks is None and bare.target is None
+    full = make_driver(test, rows, frozenset({"pose_angles", "landmarks", "target"}), torch.zeros(4, 3, 32, 32))
+    assert full.pose.shape == (4, 3) and full.landmark_image.shape == (4, 3, 32, 32)
+    assert full.target is not None
+
+
+def test_pose_ae_trains_and_transfers_on_prepared_data(dataset, tmp_path):
+    data, test = FaceData.load(dataset, "train"), FaceData.load(dataset, "test")
+    spec = get_method("pose_ae")
+    config = spec.resolved_config("tiny", {"width": 4, "steps": 3, "batch_size": 4})
+    train(spec, config, data, tmp_path, seed=0, settings=TrainSettings(device="cpu", checkpoint_every=2))
+    from bench.train import load_trained
+
+    method = load_trained(tmp_path / "model.pt", spec)
+    outputs = synthesize(method, test, read_tuples(dataset), [1, 3], 4)
+    assert outputs["k3_cross"].shape == (8, 32, 32, 3) and outputs["k1_self"].dtype == np.uint8
+    assert to_float_images(outputs["k1_self"]).std() > 0
