@@ -50,7 +50,9 @@ def git_commit() -> str:
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -88,7 +90,7 @@ def cmd_methods(args: argparse.Namespace) -> None:
     header = ("method", "trained", "needs", "provides")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def cmd_validate_config(args: argparse.Namespace) -> None:
@@ -153,12 +155,19 @@ def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any]):
     from bench.train import load_trained, pick_device
 
     test = FaceData.load(Path(args.data), "test", params.get("pose_bin_width", 15))
-    method = load_trained(Path(args.model), get_method(args.method), pick_device(params.get("device", "auto")))
+    method = load_trained(
+        Path(args.model), get_method(args.method), pick_device(params.get("device", "auto"))
+    )
     return test, method
 
 
 def cmd_synthesize(args: argparse.Namespace) -> None:
-    from bench.protocols.pose_transfer import read_tuples, save_generated, save_sample_grid, synthesize
+    from bench.protocols.pose_transfer import (
+        read_tuples,
+        save_generated,
+        save_sample_grid,
+        synthesize,
+    )
 
     params = json.loads(args.params)
     test, method = _load_test_and_method(args, params)
@@ -205,7 +214,9 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     from bench.report.tables import write_pose_transfer_tables
 
-    written = write_pose_transfer_tables([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset)
+    written = write_pose_transfer_tables(
+        [Path(p) for p in args.metrics], Path(args.out_dir), args.dataset
+    )
     for path in written:
         log.info("wrote %s", path)
 
@@ -226,17 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     stage("methods", cmd_methods, "list the discovered methods with their needs and provides")
-    p = stage("validate-config", cmd_validate_config, "validate a config file and print it with defaults")
+    p = stage(
+        "validate-config", cmd_validate_config, "validate a config file and print it with defaults"
+    )
     p.add_argument("configfile")
     p = stage("prepare", cmd_prepare, "prepare a dataset into results/data/<dataset>/")
     p.add_argument("dataset")
     p.add_argument("--out", default="results/data/synthfaces")
-    p.add_argument("--params", help="JSON of the dataset's config section (default: schema defaults)")
+    p.add_argument(
+        "--params", help="JSON of the dataset's config section (default: schema defaults)"
+    )
     p.add_argument("--workers", type=int, help="rendering processes (default: all cores)")
     p = stage("tuples", cmd_tuples, "draw the pose-transfer test tuples (and render exact targets)")
     p.add_argument("--data", required=True)
     p.add_argument("--params", required=True)
-    p = stage("train-evaluator", cmd_train_evaluator, "train a SynthFaces oracle (identity or pose)")
+    p = stage(
+        "train-evaluator", cmd_train_evaluator, "train a SynthFaces oracle (identity or pose)"
+    )
     p.add_argument("part", choices=["identity", "pose"])
     p.add_argument("--data", required=True)
     p.add_argument("--params", required=True)
@@ -250,7 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--method", "--data", "--model", "--params", "--out", "--grid"):
         p.add_argument(flag, required=True)
     p = stage("score", cmd_score, "score generated images; writes metrics.json")
-    for flag in ("--method", "--data", "--generated", "--identity-oracle", "--pose-oracle", "--params", "--out"):
+    for flag in (
+        "--method",
+        "--data",
+        "--generated",
+        "--identity-oracle",
+        "--pose-oracle",
+        "--params",
+        "--out",
+    ):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=int, required=True)
     p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")

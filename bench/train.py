@@ -86,9 +86,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})")
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint ({type(error).__name__}: {error})"
+        ) from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not an idpose-bench checkpoint (format {CHECKPOINT_FORMAT})")
+        raise CheckpointError(
+            f"{path}: not an idpose-bench checkpoint (format {CHECKPOINT_FORMAT})"
+        )
     return state
 
 
@@ -113,12 +117,16 @@ def load_trained(path: Path, spec: MethodSpec, device: torch.device | str = "cpu
     """A method restored from its final ``model.pt`` (weights_only), in eval mode."""
     state = load_checkpoint(path)
     check_checkpoint(state, path, spec.name, None)
-    info = DatasetInfo(**{**state["info"], "pose_bin_edges": tuple(state["info"]["pose_bin_edges"])})
+    info = DatasetInfo(
+        **{**state["info"], "pose_bin_edges": tuple(state["info"]["pose_bin_edges"])}
+    )
     method = build_method(spec, state["config"], info)
     try:
         method.load_state_dict(state["model"])
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit method {spec.name!r}: {error}") from error
+        raise CheckpointError(
+            f"{path}: weights do not fit method {spec.name!r}: {error}"
+        ) from error
     return method.to(device).eval()
 
 
@@ -203,7 +211,9 @@ def train(
             optimizer.load_state_dict(state["optimizers"][name])
         torch.set_rng_state(state["torch_rng"])
         start = int(state["step"])
-        log.info("resuming %s seed %d from %s (step %d of %d)", spec.name, seed, ckpt_path, start, steps)
+        log.info(
+            "resuming %s seed %d from %s (step %d of %d)", spec.name, seed, ckpt_path, start, steps
+        )
 
     run_dir.mkdir(parents=True, exist_ok=True)
     losses_log = _LossLog(run_dir / "train_log.csv", start)
@@ -228,7 +238,10 @@ def train(
         )
         method.eval()
         with torch.no_grad():
-            save_grid(method.preview(preview_batch.to(device)).cpu(), run_dir / "samples" / f"step_{step:06d}.png")
+            save_grid(
+                method.preview(preview_batch.to(device)).cpu(),
+                run_dir / "samples" / f"step_{step:06d}.png",
+            )
         method.train()
 
     began = time.perf_counter()
@@ -244,12 +257,18 @@ def train(
         disable=steps == 0,
     )
     for step in bar:
-        batch = data.sample_batch(spec.cls.sampling, batch_size, spec.cls.needs, seed, step).to(device)
+        batch = data.sample_batch(spec.cls.sampling, batch_size, spec.cls.needs, seed, step).to(
+            device
+        )
         losses = method.training_step(batch, step)
         values = {name: float(value) for name, value in losses.items()}
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if bad:
-            kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint was written yet"
+            kept = (
+                f"the last good checkpoint {ckpt_path} is kept"
+                if ckpt_path.exists()
+                else "no checkpoint was written yet"
+            )
             raise NonFiniteLossError(
                 f"non-finite loss at step {step + 1} of {spec.name} seed {seed}: "
                 f"{', '.join(f'{k}={v}' for k, v in bad.items())}; {kept}"

@@ -27,8 +27,9 @@ def measure(name: str, data: FaceData, args: argparse.Namespace) -> dict:
     """Images/s of ``name`` over ``args.steps`` steps, after ``args.warmup`` unmeasured steps."""
     spec = get_method(name)
     config = spec.resolved_config(args.scale)
-    settings = TrainSettings(device=args.device, amp=args.amp, channels_last=args.channels_last,
-                             checkpoint_every=10**9)
+    settings = TrainSettings(
+        device=args.device, amp=args.amp, channels_last=args.channels_last, checkpoint_every=10**9
+    )
     with tempfile.TemporaryDirectory() as folder:
         train(spec, {**config, "steps": args.warmup}, data, Path(folder) / "warm", 0, settings)
         if torch.cuda.is_available():
@@ -39,13 +40,21 @@ def measure(name: str, data: FaceData, args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - began
     images = args.steps * config["batch_size"] * spec.cls.sampling.frames
-    return {"method": name, "scale": args.scale, "batch_size": config["batch_size"],
-            "frames": spec.cls.sampling.frames, "steps": args.steps, "seconds": round(seconds, 2),
-            "images_per_s": round(images / seconds, 1)}
+    return {
+        "method": name,
+        "scale": args.scale,
+        "batch_size": config["batch_size"],
+        "frames": spec.cls.sampling.frames,
+        "steps": args.steps,
+        "seconds": round(seconds, 2),
+        "images_per_s": round(images / seconds, 1),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=Path("results/data/synthfaces"))
     parser.add_argument("--methods", nargs="*", help="default: every trainable method")
     parser.add_argument("--scale", default="tiny", choices=["tiny", "paper"])
@@ -62,12 +71,18 @@ def main() -> None:
     registry = method_registry()
     names = args.methods or [n for n in registry if registry.get(n).cls.trainable]
     rows = [measure(name, data, args) for name in names]
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else f"cpu x{args.threads} threads"
+    device = (
+        torch.cuda.get_device_name()
+        if torch.cuda.is_available() and args.device != "cpu"
+        else f"cpu x{args.threads} threads"
+    )
     print(f"training throughput on {device}, {data.name} {data.resolution}px, scale={args.scale}")
     print(f"{'method':<16} {'batch':>5} {'frames':>6} {'steps':>5} {'seconds':>8} {'images/s':>9}")
     for row in rows:
-        print(f"{row['method']:<16} {row['batch_size']:>5} {row['frames']:>6} {row['steps']:>5} "
-              f"{row['seconds']:>8.2f} {row['images_per_s']:>9.1f}")
+        print(
+            f"{row['method']:<16} {row['batch_size']:>5} {row['frames']:>6} {row['steps']:>5} "
+            f"{row['seconds']:>8.2f} {row['images_per_s']:>9.1f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

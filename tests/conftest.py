@@ -12,7 +12,9 @@ from bench.data.dataset import FaceData
 from bench.data.index import PoseBins
 
 
-def make_face_data(n_identities: int = 6, per_identity: int = 4, resolution: int = 16, seed: int = 0) -> FaceData:
+def make_face_data(
+    n_identities: int = 6, per_identity: int = 4, resolution: int = 16, seed: int = 0
+) -> FaceData:
     """Random images with consistent labels; enough for training-loop mechanics."""
     rng = np.random.default_rng(seed)
     n = n_identities * per_identity

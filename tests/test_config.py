@@ -21,8 +21,16 @@ def test_empty_config_gets_every_default():
 def test_shipped_configs_are_valid():
     base = yaml.safe_load((REPO_ROOT / "config/config.yaml").read_text())
     for overlay in ("smoke.yaml", "gpu.yaml"):
-        load_config(REPO_ROOT / "config/config.yaml", yaml.safe_load((REPO_ROOT / "config" / overlay).read_text()))
-    assert validate_config(base)["methods"] == ["copy_source", "copy_driver", "ground_truth", "pose_ae"]
+        load_config(
+            REPO_ROOT / "config/config.yaml",
+            yaml.safe_load((REPO_ROOT / "config" / overlay).read_text()),
+        )
+    assert validate_config(base)["methods"] == [
+        "copy_source",
+        "copy_driver",
+        "ground_truth",
+        "pose_ae",
+    ]
 
 
 def test_unknown_nested_key_is_named_with_its_path(tmp_path):
@@ -43,7 +51,9 @@ def test_bad_value_names_the_key():
 
 
 def test_unknown_method_name_is_named_with_a_suggestion():
-    with pytest.raises(ConfigError, match=r"key 'methods': unknown method 'copy_sauce'.*Did you mean 'copy_source'"):
+    with pytest.raises(
+        ConfigError, match=r"key 'methods': unknown method 'copy_sauce'.*Did you mean 'copy_source'"
+    ):
         validate_config({"methods": ["copy_sauce"]})
 
 

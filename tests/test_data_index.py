@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from bench.data.dataset import to_float_images, to_uint8_images
-from bench.data.index import INDEX_COLUMNS, PoseBins, load_image, read_index, read_landmarks, save_image
+from bench.data.index import (
+    INDEX_COLUMNS,
+    PoseBins,
+    load_image,
+    read_index,
+    read_landmarks,
+    save_image,
+)
 from bench.errors import DataError
 
 
@@ -17,8 +24,18 @@ def write_index(folder, rows):
 
 def good_rows():
     return [
-        {"path": f"images/a_{i}.png", "identity": i // 2, "clip": 0, "split": "train" if i < 4 else "test",
-         "yaw": 0.0, "pitch": 0.0, "roll": 0.0, "pose_source": "gt", "expression": 0, "light": 0.0}
+        {
+            "path": f"images/a_{i}.png",
+            "identity": i // 2,
+            "clip": 0,
+            "split": "train" if i < 4 else "test",
+            "yaw": 0.0,
+            "pitch": 0.0,
+            "roll": 0.0,
+            "pose_source": "gt",
+            "expression": 0,
+            "light": 0.0,
+        }
         for i in range(6)
     ]
 
@@ -73,7 +90,9 @@ def test_missing_and_wrongly_sized_images_are_named(tmp_path):
     with pytest.raises(DataError, match="image file is missing"):
         load_image(tmp_path / "nope.png")
     save_image(tmp_path / "small.png", np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(DataError, match="small.png: image is 8x8, the dataset's resolution is 16x16"):
+    with pytest.raises(
+        DataError, match="small.png: image is 8x8, the dataset's resolution is 16x16"
+    ):
         load_image(tmp_path / "small.png", 16)
 
 
@@ -82,7 +101,12 @@ def test_landmarks_out_of_order_name_the_index_line(tmp_path):
     index = read_index(tmp_path)
     paths = index["path"].to_numpy(str).copy()
     paths[[1, 2]] = paths[[2, 1]]
-    np.savez(tmp_path / "landmarks.npz", points=np.zeros((6, 68, 2)), visible=np.ones((6, 68), bool), paths=paths)
+    np.savez(
+        tmp_path / "landmarks.npz",
+        points=np.zeros((6, 68, 2)),
+        visible=np.ones((6, 68), bool),
+        paths=paths,
+    )
     with pytest.raises(DataError, match=r"entry 1 is for 'images/a_2.png' but index line 3"):
         read_landmarks(tmp_path, index)
 

@@ -12,7 +12,7 @@ from bench.errors import ConfigError, MethodLoadError
 from bench.methods.api import Method
 from bench.methods.registry import discover, get_method
 
-GOOD = '''
+GOOD = """
 from bench.methods.api import Method
 
 class Echo(Method):
@@ -21,7 +21,7 @@ class Echo(Method):
 
     def transfer(self, sources, driver):
         return sources[:, 0]
-'''
+"""
 
 
 def test_every_folder_under_methods_is_discovered():
@@ -42,7 +42,9 @@ def test_a_new_folder_is_a_new_method_with_relative_imports(tmp_path):
 def test_a_folder_that_does_not_import_names_the_folder(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "method.py").write_text("import does_not_exist_anywhere\n")
-    with pytest.raises(MethodLoadError, match=r"broken.*ModuleNotFoundError.*does_not_exist_anywhere"):
+    with pytest.raises(
+        MethodLoadError, match=r"broken.*ModuleNotFoundError.*does_not_exist_anywhere"
+    ):
         discover(tmp_path).get("broken")
 
 
@@ -55,9 +57,12 @@ def test_a_folder_without_a_method_class_is_rejected(tmp_path):
 
 def test_unknown_needs_are_rejected(tmp_path):
     (tmp_path / "greedy").mkdir()
-    (tmp_path / "greedy" / "method.py").write_text(GOOD.replace(
-        'provides = frozenset({"transfer"})', 'provides = frozenset({"transfer"})\n    needs = frozenset({"telepathy"})'
-    ))
+    (tmp_path / "greedy" / "method.py").write_text(
+        GOOD.replace(
+            'provides = frozenset({"transfer"})',
+            'provides = frozenset({"transfer"})\n    needs = frozenset({"telepathy"})',
+        )
+    )
     with pytest.raises(MethodLoadError, match="telepathy"):
         discover(tmp_path).get("greedy")
 
@@ -74,8 +79,15 @@ def test_override_of_an_unknown_method_key_is_an_error():
 
 def test_cli_lists_methods_with_needs_and_provides():
     out = subprocess.run(
-        [sys.executable, "-m", "bench", "methods"], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+        [sys.executable, "-m", "bench", "methods"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
     ).stdout
     lines = {line.split()[0]: line for line in out.splitlines()[2:]}
-    assert "identity, pose_angles" in lines["pose_ae"] and "identity_code, transfer" in lines["pose_ae"]
+    assert (
+        "clip, pose_angles" in lines["pose_ae"]
+        and "identity_code, transfer" in lines["pose_ae"]
+    )
     assert "no (reference)" in lines["copy_source"]

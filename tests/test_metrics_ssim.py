@@ -132,8 +132,14 @@ def test_ssim_equals_torchmetrics_map_with_the_border_cropped() -> None:
     a = torch.rand(3, 3, 24, 24, generator=generator, dtype=torch.float64)
     b = (a + 0.1 * torch.randn(a.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
     _, full = structural_similarity_index_measure(
-        a, b, gaussian_kernel=True, sigma=1.5, kernel_size=11, reduction="none",
-        data_range=1.0, return_full_image=True,
+        a,
+        b,
+        gaussian_kernel=True,
+        sigma=1.5,
+        kernel_size=11,
+        reduction="none",
+        data_range=1.0,
+        return_full_image=True,
     )
     expected = full[..., 5:-5, 5:-5].reshape(3, -1).mean(dim=1)
     torch.testing.assert_close(ssim(a, b), expected, rtol=0, atol=1e-12)

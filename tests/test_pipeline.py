@@ -11,15 +11,28 @@ import pytest
 from bench import REPO_ROOT
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "workflow" / "Snakefile")]
-SMOKE = ["--workflow-profile", str(REPO_ROOT / "profiles" / "smoke"),
-         "--configfiles", str(REPO_ROOT / "config/config.yaml"), str(REPO_ROOT / "config/smoke.yaml")]
+SNAKEMAKE = [
+    sys.executable,
+    "-m",
+    "snakemake",
+    "--snakefile",
+    str(REPO_ROOT / "workflow" / "Snakefile"),
+]
+SMOKE = [
+    "--workflow-profile",
+    str(REPO_ROOT / "profiles" / "smoke"),
+    "--configfiles",
+    str(REPO_ROOT / "config/config.yaml"),
+    str(REPO_ROOT / "config/smoke.yaml"),
+]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [*SNAKEMAKE, *SMOKE, "--directory", str(workdir), *args],
-        cwd=REPO_ROOT, capture_output=True, text=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result
@@ -35,14 +48,29 @@ def smoke_run(tmp_path_factory) -> Path:
 def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
     tables = smoke_run / "results" / "tables"
     assert sorted(p.name for p in tables.iterdir()) == [
-        "synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md", "synthfaces_pose_transfer.tex"
+        "synthfaces_pose_transfer.csv",
+        "synthfaces_pose_transfer.md",
+        "synthfaces_pose_transfer.tex",
     ]
     markdown = (tables / "synthfaces_pose_transfer.md").read_text()
-    for needle in ("SSIM", "CSIM tgt [synth-oracle] ↑", "pose err ° [synth-oracle] ↓", "ground_truth", "pose_ae", "cross"):
+    for needle in (
+        "SSIM",
+        "CSIM tgt [synth-oracle] ↑",
+        "pose err ° [synth-oracle] ↓",
+        "ground_truth",
+        "pose_ae",
+        "cross",
+    ):
         assert needle in markdown
     assert r"\toprule" in (tables / "synthfaces_pose_transfer.tex").read_text()
     run = smoke_run / "results/runs/synthfaces/pose_ae/seed0"
-    for name in ("model.pt", "checkpoints/last.pt", "train_log.csv", "samples.png", "pose_transfer/metrics.json"):
+    for name in (
+        "model.pt",
+        "checkpoints/last.pt",
+        "train_log.csv",
+        "samples.png",
+        "pose_transfer/metrics.json",
+    ):
         assert (run / name).exists(), name
 
 
@@ -69,14 +97,16 @@ def test_tables_rebuild_from_stored_metrics_byte_identical(smoke_run):
     before = {p.name: p.read_bytes() for p in tables.iterdir()}
     for path in tables.iterdir():
         path.unlink()
-    snakemake(smoke_run, "--cores", "1", "tables", "--forcerun", "tables")
+    snakemake(smoke_run, "--cores", "1", "tables", "--forcerun", "pose_transfer_table")
     assert {p.name: p.read_bytes() for p in tables.iterdir()} == before
 
 
 def test_same_seed_twice_gives_byte_identical_tables(smoke_run, tmp_path):
     snakemake(tmp_path, "--cores", "2")
     for name in ("synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md"):
-        assert (tmp_path / "results/tables" / name).read_bytes() == (smoke_run / "results/tables" / name).read_bytes()
+        assert (tmp_path / "results/tables" / name).read_bytes() == (
+            smoke_run / "results/tables" / name
+        ).read_bytes()
 
 
 def test_report_contains_tables_and_sample_grids(smoke_run):
@@ -93,11 +123,26 @@ def test_corrupt_image_in_prepared_data_stops_training_with_the_file_name(smoke_
     victim = sorted((data / "images").rglob("*.png"))[0]
     victim.write_bytes(b"\x89PNG garbage")
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "train", "--method", "pose_ae", "--seed", "0", "--data", str(data),
-         "--run-dir", str(tmp_path / "run"), "--params",
-         '{"method": {"width": 8, "code_dim": 8, "steps": 2, "batch_size": 2, "lr": 0.001, "betas": [0.5, 0.999]}, '
-         '"train": {"device": "cpu"}, "pose_bin_width": 15}'],
-        cwd=REPO_ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "train",
+            "--method",
+            "pose_ae",
+            "--seed",
+            "0",
+            "--data",
+            str(data),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--params",
+            '{"method": {"width": 8, "code_dim": 8, "steps": 2, "batch_size": 2, "lr": 0.001, "betas": [0.5, 0.999]}, '
+            '"train": {"device": "cpu"}, "pose_bin_width": 15}',
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert f"{victim}: corrupt or unreadable image" in result.stderr
@@ -113,17 +158,45 @@ def test_sigkilled_training_resumes_to_the_same_weights(smoke_run, tmp_path):
     import torch
 
     data = smoke_run / "results/data/synthfaces"
-    params = json.dumps({
-        "method": {"width": 8, "code_dim": 8, "steps": 600, "batch_size": 8, "lr": 0.001, "betas": [0.5, 0.999]},
-        "train": {"device": "cpu", "checkpoint_every": 5}, "pose_bin_width": 15,
-    })
+    params = json.dumps(
+        {
+            "method": {
+                "width": 8,
+                "code_dim": 8,
+                "steps": 600,
+                "batch_size": 8,
+                "lr": 0.001,
+                "betas": [0.5, 0.999],
+            },
+            "train": {"device": "cpu", "checkpoint_every": 5},
+            "pose_bin_width": 15,
+        }
+    )
 
     def command(run_dir):
-        return [sys.executable, "-m", "bench", "train", "--method", "pose_ae", "--seed", "4", "--threads", "1",
-                "--data", str(data), "--run-dir", str(run_dir), "--params", params]
+        return [
+            sys.executable,
+            "-m",
+            "bench",
+            "train",
+            "--method",
+            "pose_ae",
+            "--seed",
+            "4",
+            "--threads",
+            "1",
+            "--data",
+            str(data),
+            "--run-dir",
+            str(run_dir),
+            "--params",
+            params,
+        ]
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen(command(killed), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(killed), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while not (killed / "checkpoints/last.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -11,14 +11,25 @@ from bench.data.dataset import FaceData, to_float_images
 from bench.data.index import load_image, read_index, read_meta
 from bench.data.prepare import prepare_synthfaces, scene_from_row
 from bench.data.synthfaces import Identity, Renderer
-from bench.metrics.pairs import read_pairs
 from bench.methods.registry import get_method
-from bench.protocols.pose_transfer import make_driver, read_tuples, resolve_tuples, synthesize, write_tuples
+from bench.metrics.pairs import read_pairs
+from bench.protocols.pose_transfer import (
+    make_driver,
+    read_tuples,
+    resolve_tuples,
+    synthesize,
+    write_tuples,
+)
 from bench.train import TrainSettings, train
 
 SMALL = {
-    "resolution": 32, "train_identities": 6, "test_identities": 6, "clips_per_identity": 2,
-    "clip_length": 5, "supersample": 1, "pairs": {"sets": 2, "per_set": 4},
+    "resolution": 32,
+    "train_identities": 6,
+    "test_identities": 6,
+    "clips_per_identity": 2,
+    "clip_length": 5,
+    "supersample": 1,
+    "pairs": {"sets": 2, "per_set": 4},
 }
 
 
@@ -92,8 +103,11 @@ def test_cross_target_is_a_in_the_drivers_pose_under_the_sources_light(dataset):
         driver = scene_from_row(by_path.loc[row.cross_driver])
         source = scene_from_row(by_path.loc[row.sources.split(";")[0]])
         scene = dataclasses.replace(
-            driver, light_azimuth=source.light_azimuth, light_elevation=source.light_elevation,
-            ambient=source.ambient, background=source.background,
+            driver,
+            light_azimuth=source.light_azimuth,
+            light_elevation=source.light_elevation,
+            ambient=source.ambient,
+            background=source.background,
         )
         expected = Renderer(32).render(Identity.from_seed(seed), scene).image
         assert np.array_equal(load_image(dataset / row.cross_target), expected)
@@ -116,7 +130,9 @@ def test_reference_rows_return_source_driver_and_target(dataset):
     }
     as_uint8 = lambda t: (t * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # noqa: E731
     assert np.array_equal(outputs["copy_source"]["k3_cross"], as_uint8(resolved.sources[:, 0]))
-    assert np.array_equal(outputs["copy_driver"]["k1_cross"], test.images[resolved.drivers["cross"]])
+    assert np.array_equal(
+        outputs["copy_driver"]["k1_cross"], test.images[resolved.drivers["cross"]]
+    )
     assert np.array_equal(outputs["ground_truth"]["k1_cross"], as_uint8(resolved.targets["cross"]))
     assert np.array_equal(outputs["ground_truth"]["k1_self"], test.images[resolved.drivers["self"]])
 
@@ -126,7 +142,9 @@ def test_drivers_carry_only_declared_labels(dataset):
     rows = np.arange(4)
     bare = make_driver(test, rows, frozenset(), None)
     assert bare.pose is None and bare.landmarks is None and bare.target is None
-    full = make_driver(test, rows, frozenset({"pose_angles", "landmarks", "target"}), torch.zeros(4, 3, 32, 32))
+    full = make_driver(
+        test, rows, frozenset({"pose_angles", "landmarks", "target"}), torch.zeros(4, 3, 32, 32)
+    )
     assert full.pose.shape == (4, 3) and full.landmark_image.shape == (4, 3, 32, 32)
     assert full.target is not None
 
@@ -135,7 +153,14 @@ def test_pose_ae_trains_and_transfers_on_prepared_data(dataset, tmp_path):
     data, test = FaceData.load(dataset, "train"), FaceData.load(dataset, "test")
     spec = get_method("pose_ae")
     config = spec.resolved_config("tiny", {"width": 4, "steps": 3, "batch_size": 4})
-    train(spec, config, data, tmp_path, seed=0, settings=TrainSettings(device="cpu", checkpoint_every=2))
+    train(
+        spec,
+        config,
+        data,
+        tmp_path,
+        seed=0,
+        settings=TrainSettings(device="cpu", checkpoint_every=2),
+    )
     from bench.train import load_trained
 
     method = load_trained(tmp_path / "model.pt", spec)

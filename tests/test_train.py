@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 
 from bench.errors import CheckpointError, NonFiniteLossError
 from bench.methods.registry import get_method
@@ -34,7 +34,15 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(toy_data
             raise Killed
 
     with pytest.raises(Killed):
-        train(spec, config, toy_data, tmp_path / "killed", seed=3, settings=settings, on_step_end=kill_after_7)
+        train(
+            spec,
+            config,
+            toy_data,
+            tmp_path / "killed",
+            seed=3,
+            settings=settings,
+            on_step_end=kill_after_7,
+        )
     assert load_checkpoint(tmp_path / "killed/checkpoints/last.pt")["step"] == 5
     assert not (tmp_path / "killed/model.pt").exists()
     train(spec, config, toy_data, tmp_path / "killed", seed=3, settings=settings)
@@ -57,11 +65,20 @@ def test_different_seeds_give_different_weights(toy_data, tmp_path):
 
 
 def test_training_writes_loss_csv_sample_grids_and_summary(toy_data, tmp_path):
-    train(get_method("pose_ae"), pose_ae_config(steps=4), toy_data, tmp_path, seed=0,
-          settings=TrainSettings(device="cpu", checkpoint_every=2))
+    train(
+        get_method("pose_ae"),
+        pose_ae_config(steps=4),
+        toy_data,
+        tmp_path,
+        seed=0,
+        settings=TrainSettings(device="cpu", checkpoint_every=2),
+    )
     header, *rows = (tmp_path / "train_log.csv").read_text().splitlines()
     assert header == "step,l1" and len(rows) == 4
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "step_000002.png",
+        "step_000004.png",
+    ]
     assert (tmp_path / "samples.png").stat().st_size > 0
     assert '"steps": 4' in (tmp_path / "train.json").read_text()
 
@@ -75,14 +92,29 @@ def test_nan_loss_names_the_step_and_keeps_the_last_checkpoint(toy_data, tmp_pat
         return {"l1": float("nan")} if step == 4 else losses
 
     monkeypatch.setattr(spec.cls, "training_step", diverging_step)
-    with pytest.raises(NonFiniteLossError, match=r"step 5 of pose_ae seed 0: l1=nan; the last good checkpoint"):
-        train(spec, config, toy_data, tmp_path, seed=0, settings=TrainSettings(device="cpu", checkpoint_every=2))
+    with pytest.raises(
+        NonFiniteLossError, match=r"step 5 of pose_ae seed 0: l1=nan; the last good checkpoint"
+    ):
+        train(
+            spec,
+            config,
+            toy_data,
+            tmp_path,
+            seed=0,
+            settings=TrainSettings(device="cpu", checkpoint_every=2),
+        )
     assert load_checkpoint(tmp_path / "checkpoints/last.pt")["step"] == 4
 
 
 def test_checkpoint_of_another_method_is_refused(toy_data, tmp_path):
-    train(get_method("pose_ae"), pose_ae_config(steps=2), toy_data, tmp_path, seed=0,
-          settings=TrainSettings(device="cpu", checkpoint_every=1))
+    train(
+        get_method("pose_ae"),
+        pose_ae_config(steps=2),
+        toy_data,
+        tmp_path,
+        seed=0,
+        settings=TrainSettings(device="cpu", checkpoint_every=1),
+    )
     with pytest.raises(CheckpointError, match="belongs to method 'pose_ae', not 'copy_source'"):
         load_trained(tmp_path / "model.pt", get_method("copy_source"))
 

@@ -44,7 +44,7 @@ SEEDS = (3, 11, 25, 42, 77)
 def draw_landmarks(image: np.ndarray, landmarks: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """Green dots for visible, red for hidden landmarks."""
     out = image.copy()
-    for (x, y), vis in zip(landmarks, visible):
+    for (x, y), vis in zip(landmarks, visible, strict=True):
         c, r = int(x), int(y)
         if 0 <= r < out.shape[0] and 0 <= c < out.shape[1]:
             out[r, c] = (0, 255, 0) if vis else (255, 0, 0)

@@ -91,7 +91,10 @@ class FaceData:
         from bench.data.synthfaces import landmark_image
 
         return np.stack(
-            [landmark_image(p, self.resolution, v) for p, v in zip(self.landmarks, self.visible)]
+            [
+                landmark_image(p, self.resolution, v)
+                for p, v in zip(self.landmarks, self.visible, strict=True)
+            ]
         )
 
     @cached_property
@@ -117,7 +120,9 @@ class FaceData:
         )
 
     # -- batches --------------------------------------------------------------------------
-    def draw_rows(self, sampling: Sampling, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    def draw_rows(
+        self, sampling: Sampling, batch_size: int, rng: np.random.Generator
+    ) -> np.ndarray:
         """Row numbers ``[B, F]`` of one batch drawn as ``sampling`` asks."""
         if sampling.group is None:
             return rng.integers(0, len(self), size=(batch_size, sampling.frames))

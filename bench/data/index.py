@@ -167,7 +167,9 @@ class PoseBins:
     @property
     def edges(self) -> tuple[float, ...]:
         centres = self.centres
-        return tuple(float(x) for x in np.r_[centres - self.width / 2, centres[-1:] + self.width / 2])
+        return tuple(
+            float(x) for x in np.r_[centres - self.width / 2, centres[-1:] + self.width / 2]
+        )
 
     def __len__(self) -> int:
         return len(self.centres)

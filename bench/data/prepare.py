@@ -143,7 +143,12 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         for i in range(0, len(identities), chunk)
     ]
     n_images = len(identities) * settings["clips_per_identity"] * settings["clip_length"]
-    log.info("rendering %d SynthFaces images (%d identities) with %d workers", n_images, len(identities), workers)
+    log.info(
+        "rendering %d SynthFaces images (%d identities) with %d workers",
+        n_images,
+        len(identities),
+        workers,
+    )
     rows: list[dict] = []
     points, visible = [], []
     with tqdm(total=n_images, desc="render synthfaces", unit="img", mininterval=1.0) as bar:
@@ -195,7 +200,9 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         "has_exact_targets": True,
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    log.info("wrote %s (%d images, %d pairs)", out_dir, len(index), 2 * pairs["sets"] * pairs["per_set"])
+    log.info(
+        "wrote %s (%d images, %d pairs)", out_dir, len(index), 2 * pairs["sets"] * pairs["per_set"]
+    )
     return out_dir / "index.csv"
 
 

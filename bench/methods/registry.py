@@ -93,7 +93,9 @@ def _load(folder: Path) -> MethodSpec:
     classes = [
         obj
         for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, Method) and obj is not Method
+        if inspect.isclass(obj)
+        and issubclass(obj, Method)
+        and obj is not Method
         and obj.__module__ == module.__name__
     ]
     if len(classes) != 1:

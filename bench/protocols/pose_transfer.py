@@ -46,7 +46,8 @@ def make_tuples(test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int) 
     rng = np.random.default_rng(seed)
     groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
     eligible = [
-        i for i, g in groups.items()
+        i
+        for i, g in groups.items()
         if len(g) >= k_max + 1 and (g.groupby("clip").size() >= 2).any()
     ]
     if len(eligible) < 2:
@@ -60,7 +61,9 @@ def make_tuples(test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int) 
         images = groups[a]
         clip_sizes = images.groupby("clip").size()
         clip = rng.choice(clip_sizes.index[clip_sizes >= 2].to_numpy())
-        first, driver = rng.choice(images.loc[images["clip"] == clip, "path"].to_numpy(), 2, replace=False)
+        first, driver = rng.choice(
+            images.loc[images["clip"] == clip, "path"].to_numpy(), 2, replace=False
+        )
         rest = images.loc[~images["path"].isin([first, driver]), "path"].to_numpy()
         sources = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
         others = [i for i in groups if i != a]
@@ -127,7 +130,9 @@ def resolve_tuples(test: FaceData, tuples: pd.DataFrame) -> TupleImages:
     def rows(paths: list[str], column: str) -> np.ndarray:
         missing = [p for p in paths if p not in row_of]
         if missing:
-            raise DataError(f"{tuples_path(test.root)}: {column} image {missing[0]} is not in the test split")
+            raise DataError(
+                f"{tuples_path(test.root)}: {column} image {missing[0]} is not in the test split"
+            )
         return np.array([row_of[p] for p in paths])
 
     source_rows = np.stack([rows(s.split(";"), "sources") for s in tuples["sources"]])
@@ -143,7 +148,9 @@ def resolve_tuples(test: FaceData, tuples: pd.DataFrame) -> TupleImages:
     return TupleImages(images[torch.from_numpy(source_rows)], drivers, targets)
 
 
-def make_driver(test: FaceData, rows: np.ndarray, needs: frozenset[str], target: torch.Tensor | None) -> Driver:
+def make_driver(
+    test: FaceData, rows: np.ndarray, needs: frozenset[str], target: torch.Tensor | None
+) -> Driver:
     """The driver of a batch, holding only the labels the method declared."""
     batch = test.batch(rows[:, None], needs)
 
@@ -171,14 +178,24 @@ def synthesize(
     jobs = [(kind, k) for kind in KINDS for k in k_values]
     if "target" in method.needs and resolved.targets["cross"] is None:
         jobs = [(kind, k) for kind, k in jobs if kind == "self"]
-    with torch.inference_mode(), tqdm(total=len(jobs) * len(tuples), desc=f"synthesize {method.name}", unit="img", mininterval=2.0) as bar:
+    with (
+        torch.inference_mode(),
+        tqdm(
+            total=len(jobs) * len(tuples),
+            desc=f"synthesize {method.name}",
+            unit="img",
+            mininterval=2.0,
+        ) as bar,
+    ):
         for kind, k in jobs:
             chunks = []
             for start in range(0, len(tuples), batch_size):
                 stop = min(start + batch_size, len(tuples))
                 target = resolved.targets[kind]
                 driver = make_driver(
-                    test, resolved.drivers[kind][start:stop], method.needs,
+                    test,
+                    resolved.drivers[kind][start:stop],
+                    method.needs,
                     None if target is None else target[start:stop],
                 )
                 sources = resolved.sources[start:stop, :k]
@@ -209,7 +226,9 @@ def load_generated(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: missing; run `python -m bench synthesize` first") from error
 
 
-def save_sample_grid(path: Path, test: FaceData, tuples: pd.DataFrame, outputs: dict[str, np.ndarray], rows: int = 6) -> None:
+def save_sample_grid(
+    path: Path, test: FaceData, tuples: pd.DataFrame, outputs: dict[str, np.ndarray], rows: int = 6
+) -> None:
     """A PNG per method: for each kind, columns source | driver | generated (K=1) | target."""
     resolved = resolve_tuples(test, tuples.iloc[:rows])
     k = min(int(key.split("_")[0][1:]) for key in outputs)
@@ -231,7 +250,9 @@ def save_sample_grid(path: Path, test: FaceData, tuples: pd.DataFrame, outputs: 
 
 
 # -- scoring ---------------------------------------------------------------------------------
-def bootstrap_interval(values: np.ndarray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_interval(
+    values: np.ndarray, resamples: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values``."""
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
@@ -240,7 +261,11 @@ def bootstrap_interval(values: np.ndarray, resamples: int, seed: int, level: flo
 
 
 def score_pose_transfer(
-    outputs: dict[str, np.ndarray], test: FaceData, tuples: pd.DataFrame, oracle: Any, settings: dict[str, Any]
+    outputs: dict[str, np.ndarray],
+    test: FaceData,
+    tuples: pd.DataFrame,
+    oracle: Any,
+    settings: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Per (kind, K): SSIM vs target, CSIM vs target and sources, pose error vs the driver."""
     from bench.metrics.pose import pose_error_degrees
@@ -248,7 +273,9 @@ def score_pose_transfer(
     from bench.metrics.ssim import SSIM_NAME, ssim
 
     resolved = resolve_tuples(test, tuples)
-    source_embeddings = oracle.embed(resolved.sources.flatten(0, 1)).reshape(len(tuples), resolved.sources.shape[1], -1)
+    source_embeddings = oracle.embed(resolved.sources.flatten(0, 1)).reshape(
+        len(tuples), resolved.sources.shape[1], -1
+    )
     quality = oracle.quality
     rows: list[dict[str, Any]] = []
     for key in sorted(outputs):
@@ -262,21 +289,29 @@ def score_pose_transfer(
         if target is not None:
             per_tuple[SSIM_NAME] = (ssim(generated, target).numpy(), True, "none", None)
             per_tuple[f"csim_target[{oracle.name}]"] = (
-                cosine_similarity(embedding, oracle.embed(target)), True, oracle.name,
+                cosine_similarity(embedding, oracle.embed(target)),
+                True,
+                oracle.name,
                 {"verification_accuracy": quality["verification"]["accuracy"]},
             )
         csim_sources = np.mean(
             [cosine_similarity(embedding, source_embeddings[:, j]) for j in range(k)], axis=0
         )
         per_tuple[f"csim_source[{oracle.name}]"] = (
-            csim_sources, True, oracle.name, {"verification_accuracy": quality["verification"]["accuracy"]}
+            csim_sources,
+            True,
+            oracle.name,
+            {"verification_accuracy": quality["verification"]["accuracy"]},
         )
         driver_pose = test.poses[resolved.drivers[kind]].astype(np.float64)
         errors = pose_error_degrees(oracle.pose(generated), driver_pose)
         for angle in ("mean", "yaw", "pitch", "roll"):
             suffix = "" if angle == "mean" else f"_{angle}"
             per_tuple[f"pose_error{suffix}[{oracle.name}]"] = (
-                errors[angle], False, oracle.name, {"pose_mae_degrees": quality["pose_mae_degrees"][angle]}
+                errors[angle],
+                False,
+                oracle.name,
+                {"pose_mae_degrees": quality["pose_mae_degrees"][angle]},
             )
         for metric, (values, higher, evaluator, floor) in per_tuple.items():
             low, high = bootstrap_interval(values, settings["bootstrap"], settings["seed"])

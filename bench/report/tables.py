@@ -54,7 +54,12 @@ def _arrow(higher_is_better: bool) -> str:
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (protocol, k, method, metric), method order as first seen."""
-    method_order = {m: i for i, m in enumerate(dict.fromkeys(frame.sort_values("file_order", kind="stable")["method"]))}
+    method_order = {
+        m: i
+        for i, m in enumerate(
+            dict.fromkeys(frame.sort_values("file_order", kind="stable")["method"])
+        )
+    }
     grouped = frame.groupby(["protocol", "k", "method", "metric"], sort=False)
     out = grouped.agg(
         mean=("value", "mean"),
@@ -88,8 +93,13 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     metrics = list(dict.fromkeys(stats["metric"]))
     for (protocol, k, method), group in stats.groupby(keys, sort=False):
         by_metric = group.set_index("metric")
-        csv_row = {"protocol": protocol.split("/")[1], "K": int(k), "method": method,
-                   "seeds": int(group["seeds"].max()), "N": int(group["n"].min())}
+        csv_row = {
+            "protocol": protocol.split("/")[1],
+            "K": int(k),
+            "method": method,
+            "seeds": int(group["seeds"].max()),
+            "N": int(group["n"].min()),
+        }
         display = {"protocol": protocol.split("/")[1], "K": str(int(k)), "method": method}
         for metric in metrics:
             prefix = _prefix(metric)
@@ -99,20 +109,34 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             name = f"{metric} {arrow}"
             if metric in by_metric.index:
                 row = by_metric.loc[metric]
-                csv_row.update({f"{name} mean": row["mean"], f"{name} std": row["std"],
-                                f"{name} ci95 low": row["ci_low"], f"{name} ci95 high": row["ci_high"]})
+                csv_row.update(
+                    {
+                        f"{name} mean": row["mean"],
+                        f"{name} std": row["std"],
+                        f"{name} ci95 low": row["ci_low"],
+                        f"{name} ci95 high": row["ci_high"],
+                    }
+                )
             else:
-                csv_row.update({f"{name} mean": np.nan, f"{name} std": np.nan,
-                                f"{name} ci95 low": np.nan, f"{name} ci95 high": np.nan})
+                csv_row.update(
+                    {
+                        f"{name} mean": np.nan,
+                        f"{name} std": np.nan,
+                        f"{name} ci95 low": np.nan,
+                        f"{name} ci95 high": np.nan,
+                    }
+                )
         for prefix, label in POSE_TRANSFER_COLUMNS:
             matching = [m for m in metrics if _prefix(m) == prefix]
             for metric in matching:
-                evaluator = metric[len(prefix):]
+                evaluator = metric[len(prefix) :]
                 arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
                 header = f"{label}{' ' + evaluator if evaluator else ''} {arrow}"
                 if metric in by_metric.index:
                     row = by_metric.loc[metric]
-                    display[header] = _cell(row["mean"], row["std"], 1 if prefix == "pose_error" else 3)
+                    display[header] = _cell(
+                        row["mean"], row["std"], 1 if prefix == "pose_error" else 3
+                    )
                 else:
                     display[header] = "n/a"
         display["seeds"] = str(csv_row["seeds"])
@@ -129,7 +153,8 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         for floor in group["evaluator_floor"]:
             facts.update(floor)
         described = ", ".join(
-            f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(facts.items())
+            f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in sorted(facts.items())
             if k in ("verification_accuracy",)
         )
         pose = [f for f in group["evaluator_floor"] if "pose_mae_degrees" in f]
@@ -147,17 +172,36 @@ def to_markdown(table: pd.DataFrame, title: str, notes: list[str]) -> str:
     numeric = [i >= 3 for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
-        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
         return "| " + " | ".join(parts) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if num else (":" + "-" * (w + 1)) for w, num in zip(widths, numeric)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if num else (":" + "-" * (w + 1))
+            for w, num in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
     body = [line(columns), rule, *(line(r) for r in cells)]
     return "\n".join([f"## {title}", "", *body, "", *(f"- {n}" for n in notes)]) + "\n"
 
 
 def _latex_escape(text: str) -> str:
-    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#",
-                    "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "°": r"$^\circ$"}
+    replacements = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "_": r"\_",
+        "#": r"\#",
+        "±": r"$\pm$",
+        "↑": r"$\uparrow$",
+        "↓": r"$\downarrow$",
+        "°": r"$^\circ$",
+    }
     return "".join(replacements.get(ch, ch) for ch in text)
 
 
@@ -166,10 +210,15 @@ def to_latex(table: pd.DataFrame, caption: str, label: str, notes: list[str]) ->
     columns = list(table.columns)
     spec = "ll" + "l" + "r" * (len(columns) - 3)
     lines = [
-        r"\begin{table}[t]", r"\centering", r"\small",
-        rf"\caption{{{_latex_escape(caption)}}}", rf"\label{{{label}}}",
-        rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-        " & ".join(_latex_escape(c) for c in columns) + r" \\", r"\midrule",
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        rf"\caption{{{_latex_escape(caption)}}}",
+        rf"\label{{{label}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(_latex_escape(c) for c in columns) + r" \\",
+        r"\midrule",
     ]
     previous = None
     for row in table.itertuples(index=False):
@@ -184,7 +233,9 @@ def to_latex(table: pd.DataFrame, caption: str, label: str, notes: list[str]) ->
     return "\n".join(lines) + "\n"
 
 
-def write_pose_transfer_tables(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:
+def write_pose_transfer_tables(
+    metric_files: Sequence[Path], out_dir: Path, dataset: str
+) -> list[Path]:
     """Write ``<dataset>_pose_transfer.{csv,md,tex}`` into ``out_dir``."""
     frame = read_metrics(metric_files)
     csv_table, display, notes = pose_transfer_table(frame)

@@ -30,7 +30,9 @@ class PoseAutoencoder(Method):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         betas = tuple(self.config["betas"])
-        return {"autoencoder": torch.optim.Adam(self.parameters(), lr=self.config["lr"], betas=betas)}
+        return {
+            "autoencoder": torch.optim.Adam(self.parameters(), lr=self.config["lr"], betas=betas)
+        }
 
     def _generate(self, sources: Tensor, pose: Tensor) -> Tensor:
         """Sources [B, K, 3, H, W] in [0, 1] -> image in [0, 1]; K codes are averaged."""
