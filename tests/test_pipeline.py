@@ -209,3 +209,16 @@ def test_sigkilled_training_resumes_to_the_same_weights(smoke_run, tmp_path):
     straight = torch.load(tmp_path / "straight/model.pt", weights_only=True)["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
     assert json.loads((killed / "train.json").read_text())["resumed_from"] > 0
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("sedes=[0]", "key 'sedes': unknown key"), ("methods=[pose_aee]", "unknown method 'pose_aee'")],
+)
+def test_snakemake_refuses_unknown_config_keys_and_methods(tmp_path, override, named):
+    result = subprocess.run(
+        [*SNAKEMAKE, *SMOKE, "--directory", str(tmp_path), "-n", "--config", override],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr

@@ -147,21 +147,30 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         "Cells: mean ± std over training seeds; a bare number is a deterministic reference row (1 seed).",
         "N: test tuples per row. ssim[...] names the SSIM variant (Gaussian window 11, sigma 1.5, as skimage).",
     ]
-    floors = frame.dropna(subset=["evaluator_floor"]).drop_duplicates("metric")
-    for evaluator, group in floors.groupby("evaluator", sort=True):
-        facts = {}
-        for floor in group["evaluator_floor"]:
-            facts.update(floor)
-        described = ", ".join(
-            f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in sorted(facts.items())
-            if k in ("verification_accuracy",)
-        )
-        pose = [f for f in group["evaluator_floor"] if "pose_mae_degrees" in f]
-        if pose:
-            described += f"; pose MAE on real renders (the floor) {min(f['pose_mae_degrees'] for f in pose):.2f}°"
-        notes.append(f"Evaluator {evaluator}: {described} (measured on held-out test identities).")
+    notes += evaluator_notes(frame)
     return pd.DataFrame(csv_rows), pd.DataFrame(display_rows), notes
+
+
+def evaluator_notes(frame: pd.DataFrame) -> list[str]:
+    """One footnote per evaluator with its own measured quality (from the metrics' floors)."""
+    floor_of = {
+        row.metric: row.evaluator_floor
+        for row in frame.dropna(subset=["evaluator_floor"]).drop_duplicates("metric").itertuples()
+    }
+    notes = []
+    for evaluator in sorted({m.split("[")[1].rstrip("]") for m in floor_of}):
+        facts = []
+        accuracy = [f["verification_accuracy"] for m, f in floor_of.items()
+                    if f"[{evaluator}]" in m and "verification_accuracy" in f]
+        if accuracy:
+            facts.append(f"identity verification accuracy {accuracy[0]:.3f} on the test pairs")
+        angles = {m.split("[")[0].removeprefix("pose_error").lstrip("_") or "mean": f["pose_mae_degrees"]
+                  for m, f in floor_of.items() if f"[{evaluator}]" in m and "pose_mae_degrees" in f}
+        if "mean" in angles:
+            per_angle = ", ".join(f"{a} {angles[a]:.2f}" for a in ("yaw", "pitch", "roll") if a in angles)
+            facts.append(f"pose MAE {angles['mean']:.2f}° ({per_angle}) on real test renders, the floor of pose error")
+        notes.append(f"Evaluator {evaluator}: {'; '.join(facts)} (held-out identities).")
+    return notes
 
 
 def to_markdown(table: pd.DataFrame, title: str, notes: list[str]) -> str:
