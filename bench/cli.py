@@ -11,14 +11,12 @@ import argparse
 import json
 import logging
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import REPO_ROOT, __version__
+from bench import __version__
 from bench.errors import BenchError
 
 log = logging.getLogger("bench")
@@ -44,31 +42,6 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"python": platform.python_version(), "idpose-bench": __version__}
-    for name in ("torch", "numpy", "scikit-image", "torchmetrics", "scikit-learn"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "missing"
-    return versions
 
 
 # -- stages ----------------------------------------------------------------------------------
@@ -183,12 +156,8 @@ def cmd_score(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
     from bench.data.index import read_meta
     from bench.evaluators.synth_oracle import SynthOracle
-    from bench.protocols.pose_transfer import (
-        load_generated,
-        read_tuples,
-        score_pose_transfer,
-        write_metrics,
-    )
+    from bench.protocols.pose_transfer import load_generated, read_tuples, score_pose_transfer
+    from bench.protocols.results import run_context, write_metrics
 
     params = json.loads(args.params)
     data = Path(args.data)
@@ -197,26 +166,40 @@ def cmd_score(args: argparse.Namespace) -> None:
     outputs.pop("tuple", None)
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
     rows = score_pose_transfer(outputs, test, read_tuples(data), oracle, params)
+    write_metrics(Path(args.out), rows, run_context(read_meta(data), args.method, args.seed))
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from bench.protocols.representation import encode, save_codes
+
+    params = json.loads(args.params)
+    test, method = _load_test_and_method(args, params)
+    if not {"identity_code", "pose_code"} & method.provides:
+        raise BenchError(f"method {args.method!r} provides no codes (identity_code or pose_code)")
+    save_codes(Path(args.out), encode(method, test), test)
+
+
+def cmd_score_representation(args: argparse.Namespace) -> None:
+    from bench.data.dataset import FaceData
+    from bench.data.index import read_meta
+    from bench.protocols.representation import load_codes, score_representation, tsne_figure
+    from bench.protocols.results import run_context, write_metrics
+
+    data = Path(args.data)
+    test = FaceData.load(data, "test")
+    codes = load_codes(Path(args.codes), test)
+    rows = score_representation(codes, test, data / "pairs.txt")
     meta = read_meta(data)
-    context = {
-        "dataset": meta["dataset"],
-        "split": "test",
-        "resolution": meta["resolution"],
-        "method": args.method,
-        "seed": args.seed,
-        "metric_version": 1,
-        "git_commit": git_commit(),
-        "versions": package_versions(),
-    }
-    write_metrics(Path(args.out), rows, context)
+    write_metrics(Path(args.out), rows, run_context(meta, args.method, args.seed))
+    title = f"{args.method} (seed {args.seed}) on {meta['dataset']} test identities"
+    tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    from bench.report.tables import write_pose_transfer_tables
+    from bench.report.tables import write_pose_transfer_tables, write_verification_tables
 
-    written = write_pose_transfer_tables(
-        [Path(p) for p in args.metrics], Path(args.out_dir), args.dataset
-    )
+    writer = {"pose_transfer": write_pose_transfer_tables, "verification": write_verification_tables}
+    written = writer[args.table]([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset)
     for path in written:
         log.info("wrote %s", path)
 
@@ -278,7 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=int, required=True)
+    p = stage("encode", cmd_encode, "store a trained method's codes of every test image")
+    for flag in ("--method", "--data", "--model", "--params", "--out"):
+        p.add_argument(flag, required=True)
+    p = stage("score-representation", cmd_score_representation, "verification of codes, t-SNE figure")
+    for flag in ("--method", "--data", "--codes", "--out", "--figure"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seed", type=int, required=True)
     p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")
+    p.add_argument("--table", choices=["pose_transfer", "verification"], default="pose_transfer")
     p.add_argument("--dataset", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("metrics", nargs="+")

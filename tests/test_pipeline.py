@@ -48,10 +48,10 @@ def smoke_run(tmp_path_factory) -> Path:
 def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
     tables = smoke_run / "results" / "tables"
     assert sorted(p.name for p in tables.iterdir()) == [
-        "synthfaces_pose_transfer.csv",
-        "synthfaces_pose_transfer.md",
-        "synthfaces_pose_transfer.tex",
+        f"synthfaces_{t}.{e}" for t in ("pose_transfer", "verification") for e in ("csv", "md", "tex")
     ]
+    verification = (tables / "synthfaces_verification.md").read_text()
+    assert "| identity | cosine   | pose_ae |" in verification and "TAR@FAR" in verification
     markdown = (tables / "synthfaces_pose_transfer.md").read_text()
     for needle in (
         "SSIM",
@@ -97,13 +97,13 @@ def test_tables_rebuild_from_stored_metrics_byte_identical(smoke_run):
     before = {p.name: p.read_bytes() for p in tables.iterdir()}
     for path in tables.iterdir():
         path.unlink()
-    snakemake(smoke_run, "--cores", "1", "tables", "--forcerun", "pose_transfer_table")
+    snakemake(smoke_run, "--cores", "1", "tables", "--forcerun", "pose_transfer_table", "verification_table")
     assert {p.name: p.read_bytes() for p in tables.iterdir()} == before
 
 
 def test_same_seed_twice_gives_byte_identical_tables(smoke_run, tmp_path):
     snakemake(tmp_path, "--cores", "2")
-    for name in ("synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md"):
+    for name in ("synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md", "synthfaces_verification.csv"):
         assert (tmp_path / "results/tables" / name).read_bytes() == (
             smoke_run / "results/tables" / name
         ).read_bytes()
@@ -113,6 +113,7 @@ def test_report_contains_tables_and_sample_grids(smoke_run):
     snakemake(smoke_run, "--report", "results/report.html")
     html = (smoke_run / "results/report.html").read_text(errors="replace")
     assert "synthfaces_pose_transfer.csv" in html and "samples.png" in html
+    assert "synthfaces_verification.csv" in html and "tsne.png" in html
 
 
 def test_corrupt_image_in_prepared_data_stops_training_with_the_file_name(smoke_run, tmp_path):

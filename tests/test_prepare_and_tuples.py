@@ -167,3 +167,40 @@ def test_pose_ae_trains_and_transfers_on_prepared_data(dataset, tmp_path):
     outputs = synthesize(method, test, read_tuples(dataset), [1, 3], 4)
     assert outputs["k3_cross"].shape == (8, 32, 32, 3) and outputs["k1_self"].dtype == np.uint8
     assert to_float_images(outputs["k1_self"]).std() > 0
+
+
+def test_identity_code_that_encodes_identity_verifies_perfectly(dataset):
+    from bench.protocols.representation import score_representation
+
+    test = FaceData.load(dataset, "test")
+    labels = test.index["identity"].to_numpy()
+    one_hot = (labels[:, None] == np.unique(labels)[None]).astype(float)
+    noise = np.random.default_rng(0).normal(size=(len(test), 8))
+    rows = score_representation({"identity": one_hot, "pose": noise}, test, dataset / "pairs.txt")
+    by_metric = {r["metric"]: r for r in rows}
+    assert by_metric["verification_accuracy[identity-code/cosine]"]["value"] == 1.0
+    assert by_metric["verification_accuracy[identity-code/sql2]"]["value"] == 1.0
+    assert by_metric["verification_accuracy[pose-code/cosine]"]["protocol"] == "representation/leakage"
+
+
+def test_pairs_line_naming_a_missing_image_is_an_error_not_a_skip(dataset, tmp_path):
+    from bench.errors import DataError
+    from bench.protocols.representation import pair_rows
+
+    text = (dataset / "pairs.txt").read_text().splitlines()
+    name, _, second = text[1].split("\t")
+    text[1] = f"{name}\t99\t{second}"
+    broken = tmp_path / "pairs.txt"
+    broken.write_text("\n".join(text) + "\n")
+    with pytest.raises(DataError, match=rf"{broken}: line 2: image images/{name}/{name}_0099.png"):
+        pair_rows(FaceData.load(dataset, "test"), broken)
+
+
+def test_tsne_figure_writes_png_and_pdf(dataset, tmp_path):
+    from bench.protocols.representation import tsne_figure
+
+    test = FaceData.load(dataset, "test")
+    codes = {"identity": np.random.default_rng(0).normal(size=(len(test), 6)),
+             "pose": np.random.default_rng(1).normal(size=(len(test), 3))}
+    written = tsne_figure(codes, test, tmp_path / "tsne", "title", identities=4)
+    assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in written)

@@ -11,7 +11,6 @@ K-shot curve compares like with like.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,12 +329,3 @@ def score_pose_transfer(
                 }
             )
     return rows
-
-
-def write_metrics(path: Path, rows: list[dict[str, Any]], context: dict[str, Any]) -> None:
-    """``metrics.json``: every row carries the full context (dataset, method, seed, versions)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    full = [{**context, **row} for row in rows]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"schema": 1, "rows": full}, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)

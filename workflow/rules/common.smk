@@ -33,9 +33,16 @@ def runs(dataset):
 
 
 def all_tables():
+    """Every table of every dataset: pose transfer always, verification when codes exist."""
+    from bench.methods.registry import get_method
+
+    tables = ["pose_transfer"]
+    if any({"identity_code", "pose_code"} & get_method(m).cls.provides for m in config["methods"]):
+        tables.append("verification")
     return expand(
-        "results/tables/{dataset}_pose_transfer.{ext}",
+        "results/tables/{dataset}_{table}.{ext}",
         dataset=config["datasets"],
+        table=tables,
         ext=["csv", "md", "tex"],
     )
 
@@ -45,8 +52,10 @@ def print_result_locations():
     print("\nidpose-bench finished. Results:")
     print(f"  tables:  {root / 'tables'}/*.{{csv,md,tex}}")
     print(f"  runs:    {root / 'runs'}/<dataset>/<method>/seed<k>/ (checkpoints, logs, sample grids)")
+    print(f"  figures: {root / 'runs'}/<dataset>/<method>/seed<k>/representation/tsne.{{png,pdf}}")
     print(f"  report:  snakemake --report {root / 'report.html'}  (make run writes it)")
     for dataset in config["datasets"]:
-        table = root / "tables" / f"{dataset}_pose_transfer.md"
-        if table.exists():
-            print("\n" + table.read_text())
+        for name in ("pose_transfer", "verification"):
+            table = root / "tables" / f"{dataset}_{name}.md"
+            if table.exists():
+                print("\n" + table.read_text())

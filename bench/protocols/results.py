@@ -1,0 +1,59 @@
+"""The one score schema: ``metrics.json`` rows carrying their full context."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bench import REPO_ROOT, __version__
+
+METRIC_VERSION = 1
+
+
+def git_commit() -> str:
+    """The checkout's commit (``unknown`` outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "idpose-bench": __version__}
+    for name in ("torch", "numpy", "scikit-image", "torchmetrics", "scikit-learn"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
+
+
+def run_context(meta: dict[str, Any], method: str, seed: int) -> dict[str, Any]:
+    """Fields every row of one (dataset, method, seed) carries."""
+    return {
+        "dataset": meta["dataset"],
+        "split": "test",
+        "resolution": meta["resolution"],
+        "method": method,
+        "seed": seed,
+        "metric_version": METRIC_VERSION,
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+    }
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]], context: dict[str, Any]) -> None:
+    """``metrics.json``: every row carries the full context (dataset, method, seed, versions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    full = [{**context, **row} for row in rows]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"schema": 1, "rows": full}, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
