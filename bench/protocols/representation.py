@@ -112,6 +112,41 @@ def score_representation(
                         "far_resolution": float(stats["far_resolution"]),
                     }
                 )
+    rows += probe_rows(codes, test)
+    return rows
+
+
+def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> list[dict[str, Any]]:
+    """Linear probes: pose from each code (identity-disjoint split), identity from non-identity codes.
+
+    Pose decodable from the identity code, or identity from the pose code, is leakage.
+    """
+    from bench.metrics.probes import identity_probe, pose_probe
+
+    identities = test.index["identity"].to_numpy()
+    rows = []
+    for code in sorted(codes, key=lambda c: (c != "identity", c)):
+        pose = pose_probe(codes[code], test.poses, identities, seed=seed)
+        probes = [("probe_pose_r2", pose["r2_mean"], code != "identity", pose["n_test"]),
+                  ("probe_pose_mae", pose["mae_mean"], code == "identity", pose["n_test"])]
+        if code != "identity":
+            found = identity_probe(codes[code], identities, seed=seed)
+            probes.append(("probe_identity_accuracy", found["accuracy"], False, found["n_test"]))
+        for metric, value, higher, n in probes:
+            rows.append(
+                {
+                    "metric": f"{metric}[{code}-code]",
+                    "value": float(value),
+                    "n": int(n),
+                    "spread": "none (one held-out split)",
+                    "higher_is_better": higher,
+                    "evaluator": "linear-probe",
+                    "evaluator_floor": None,
+                    "protocol": f"{PROTOCOL}/probe",
+                    "k": 1,
+                    "code": code,
+                }
+            )
     return rows
 
 

@@ -253,7 +253,7 @@ def write_pose_transfer_tables(
 
 def verification_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(csv table, display table, footnotes) for protocol 2's verification rows."""
-    rows = frame[frame["protocol"].str.startswith("representation")].copy()
+    rows = frame[frame["protocol"].isin(["representation/identity", "representation/leakage"])].copy()
     rows["key"] = rows["metric"].str.extract(r"^verification_([a-z_]+)\[")[0]
     method_order = {m: i for i, m in enumerate(dict.fromkeys(rows.sort_values("file_order", kind="stable")["method"]))}
     csv_rows, display_rows = [], []
