@@ -198,7 +198,10 @@ def cmd_score_representation(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     from bench.report.tables import write_pose_transfer_tables, write_verification_tables
 
-    writer = {"pose_transfer": write_pose_transfer_tables, "verification": write_verification_tables}
+    writer = {
+        "pose_transfer": write_pose_transfer_tables,
+        "verification": write_verification_tables,
+    }
     written = writer[args.table]([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset)
     for path in written:
         log.info("wrote %s", path)
@@ -264,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("encode", cmd_encode, "store a trained method's codes of every test image")
     for flag in ("--method", "--data", "--model", "--params", "--out"):
         p.add_argument(flag, required=True)
-    p = stage("score-representation", cmd_score_representation, "verification of codes, t-SNE figure")
+    p = stage(
+        "score-representation", cmd_score_representation, "verification of codes, t-SNE figure"
+    )
     for flag in ("--method", "--data", "--codes", "--out", "--figure"):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=int, required=True)

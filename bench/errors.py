@@ -23,3 +23,10 @@ class CheckpointError(BenchError):
 
 class NonFiniteLossError(BenchError):
     """Training produced a NaN or infinite loss."""
+
+
+class EvaluatorUnavailable(BenchError):
+    """A pretrained evaluator's weights or package are missing (weights are never downloaded).
+
+    Scores from such an evaluator are reported as ``n/a`` with this message as the reason.
+    """

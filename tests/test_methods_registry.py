@@ -86,8 +86,5 @@ def test_cli_lists_methods_with_needs_and_provides():
         cwd=REPO_ROOT,
     ).stdout
     lines = {line.split()[0]: line for line in out.splitlines()[2:]}
-    assert (
-        "clip, pose_angles" in lines["pose_ae"]
-        and "identity_code, transfer" in lines["pose_ae"]
-    )
+    assert "clip, pose_angles" in lines["pose_ae"] and "identity_code, transfer" in lines["pose_ae"]
     assert "no (reference)" in lines["copy_source"]

@@ -48,7 +48,9 @@ def smoke_run(tmp_path_factory) -> Path:
 def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
     tables = smoke_run / "results" / "tables"
     assert sorted(p.name for p in tables.iterdir()) == [
-        f"synthfaces_{t}.{e}" for t in ("pose_transfer", "verification") for e in ("csv", "md", "tex")
+        f"synthfaces_{t}.{e}"
+        for t in ("pose_transfer", "verification")
+        for e in ("csv", "md", "tex")
     ]
     verification = (tables / "synthfaces_verification.md").read_text()
     assert "| identity | cosine   | pose_ae |" in verification and "TAR@FAR" in verification
@@ -97,13 +99,25 @@ def test_tables_rebuild_from_stored_metrics_byte_identical(smoke_run):
     before = {p.name: p.read_bytes() for p in tables.iterdir()}
     for path in tables.iterdir():
         path.unlink()
-    snakemake(smoke_run, "--cores", "1", "tables", "--forcerun", "pose_transfer_table", "verification_table")
+    snakemake(
+        smoke_run,
+        "--cores",
+        "1",
+        "tables",
+        "--forcerun",
+        "pose_transfer_table",
+        "verification_table",
+    )
     assert {p.name: p.read_bytes() for p in tables.iterdir()} == before
 
 
 def test_same_seed_twice_gives_byte_identical_tables(smoke_run, tmp_path):
     snakemake(tmp_path, "--cores", "2")
-    for name in ("synthfaces_pose_transfer.csv", "synthfaces_pose_transfer.md", "synthfaces_verification.csv"):
+    for name in (
+        "synthfaces_pose_transfer.csv",
+        "synthfaces_pose_transfer.md",
+        "synthfaces_verification.csv",
+    ):
         assert (tmp_path / "results/tables" / name).read_bytes() == (
             smoke_run / "results/tables" / name
         ).read_bytes()
@@ -214,12 +228,17 @@ def test_sigkilled_training_resumes_to_the_same_weights(smoke_run, tmp_path):
 
 @pytest.mark.parametrize(
     ("override", "named"),
-    [("sedes=[0]", "key 'sedes': unknown key"), ("methods=[pose_aee]", "unknown method 'pose_aee'")],
+    [
+        ("sedes=[0]", "key 'sedes': unknown key"),
+        ("methods=[pose_aee]", "unknown method 'pose_aee'"),
+    ],
 )
 def test_snakemake_refuses_unknown_config_keys_and_methods(tmp_path, override, named):
     result = subprocess.run(
         [*SNAKEMAKE, *SMOKE, "--directory", str(tmp_path), "-n", "--config", override],
-        cwd=REPO_ROOT, capture_output=True, text=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert named in result.stdout + result.stderr

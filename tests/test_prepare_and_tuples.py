@@ -180,7 +180,9 @@ def test_identity_code_that_encodes_identity_verifies_perfectly(dataset):
     by_metric = {r["metric"]: r for r in rows}
     assert by_metric["verification_accuracy[identity-code/cosine]"]["value"] == 1.0
     assert by_metric["verification_accuracy[identity-code/sql2]"]["value"] == 1.0
-    assert by_metric["verification_accuracy[pose-code/cosine]"]["protocol"] == "representation/leakage"
+    assert (
+        by_metric["verification_accuracy[pose-code/cosine]"]["protocol"] == "representation/leakage"
+    )
 
 
 def test_pairs_line_naming_a_missing_image_is_an_error_not_a_skip(dataset, tmp_path):
@@ -200,7 +202,11 @@ def test_tsne_figure_writes_png_and_pdf(dataset, tmp_path):
     from bench.protocols.representation import tsne_figure
 
     test = FaceData.load(dataset, "test")
-    codes = {"identity": np.random.default_rng(0).normal(size=(len(test), 6)),
-             "pose": np.random.default_rng(1).normal(size=(len(test), 3))}
+    codes = {
+        "identity": np.random.default_rng(0).normal(size=(len(test), 6)),
+        "pose": np.random.default_rng(1).normal(size=(len(test), 3)),
+    }
     written = tsne_figure(codes, test, tmp_path / "tsne", "title", identities=4)
-    assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in written)
+    assert [p.suffix for p in written] == [".png", ".pdf"] and all(
+        p.stat().st_size > 1000 for p in written
+    )

@@ -60,7 +60,9 @@ def load_codes(path: Path, test: FaceData) -> dict[str, np.ndarray]:
     return codes
 
 
-def pair_rows(test: FaceData, pairs_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def pair_rows(
+    test: FaceData, pairs_path: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Row numbers of both images of every pair, same-person flags and folds.
 
     A pair whose image is missing is an error, never skipped: skipping shifts the folds.
@@ -69,10 +71,14 @@ def pair_rows(test: FaceData, pairs_path: Path) -> tuple[np.ndarray, np.ndarray,
     pairs = read_pairs(pairs_path)
     rows = np.empty((len(pairs), 2), np.int64)
     for number, pair in enumerate(pairs):
-        for side, (name, image) in enumerate(((pair.name1, pair.number1), (pair.name2, pair.number2))):
+        for side, (name, image) in enumerate(
+            ((pair.name1, pair.number1), (pair.name2, pair.number2))
+        ):
             path = f"images/{pair_image_path(name, image)}"
             if path not in row_of:
-                raise DataError(f"{pairs_path}: line {pair.line}: image {path} is not in the test split")
+                raise DataError(
+                    f"{pairs_path}: line {pair.line}: image {path} is not in the test split"
+                )
             rows[number, side] = row_of[path]
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
@@ -93,14 +99,21 @@ def score_representation(
             )
             stats = result.as_dict()
             name = f"{code}-code/{distance}"
-            for key, higher in (("accuracy", True), ("auc", True), ("eer", False), ("tar_at_far", True)):
+            for key, higher in (
+                ("accuracy", True),
+                ("auc", True),
+                ("eer", False),
+                ("tar_at_far", True),
+            ):
                 rows.append(
                     {
                         "metric": f"verification_{key}[{name}]",
                         "value": float(stats[key]),
                         "n": int(stats["n_pairs"]),
                         "sem": float(stats["accuracy_sem"]) if key == "accuracy" else None,
-                        "spread": "standard error over the 10 folds (LFW)" if key == "accuracy" else "none",
+                        "spread": "standard error over the 10 folds (LFW)"
+                        if key == "accuracy"
+                        else "none",
                         "higher_is_better": higher if role == "identity" else None,
                         "evaluator": "none",
                         "evaluator_floor": None,
@@ -127,8 +140,10 @@ def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> l
     rows = []
     for code in sorted(codes, key=lambda c: (c != "identity", c)):
         pose = pose_probe(codes[code], test.poses, identities, seed=seed)
-        probes = [("probe_pose_r2", pose["r2_mean"], code != "identity", pose["n_test"]),
-                  ("probe_pose_mae", pose["mae_mean"], code == "identity", pose["n_test"])]
+        probes = [
+            ("probe_pose_r2", pose["r2_mean"], code != "identity", pose["n_test"]),
+            ("probe_pose_mae", pose["mae_mean"], code == "identity", pose["n_test"]),
+        ]
         if code != "identity":
             found = identity_probe(codes[code], identities, seed=seed)
             probes.append(("probe_identity_accuracy", found["accuracy"], False, found["n_test"]))
@@ -150,8 +165,14 @@ def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> l
     return rows
 
 
-def tsne_figure(codes: dict[str, np.ndarray], test: FaceData, out_stem: Path, title: str,
-                identities: int = 20, seed: int = 0) -> list[Path]:
+def tsne_figure(
+    codes: dict[str, np.ndarray],
+    test: FaceData,
+    out_stem: Path,
+    title: str,
+    identities: int = 20,
+    seed: int = 0,
+) -> list[Path]:
     """t-SNE of each code of the first ``identities`` test identities (IP-GAN's figure).
 
     Identity codes are coloured by identity, other codes by yaw. PNG and PDF.
@@ -167,14 +188,17 @@ def tsne_figure(codes: dict[str, np.ndarray], test: FaceData, out_stem: Path, ti
     names = sorted(codes, key=lambda c: (c != "identity", c))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4), squeeze=False)
     for axis, name in zip(axes[0], names, strict=True):
-        points = TSNE(n_components=2, perplexity=min(30, mask.sum() // 4), init="pca",
-                      random_state=seed).fit_transform(codes[name][mask])
+        points = TSNE(
+            n_components=2, perplexity=min(30, mask.sum() // 4), init="pca", random_state=seed
+        ).fit_transform(codes[name][mask])
         if name == "identity":
             colour = np.searchsorted(chosen, test.index.loc[mask, "identity"].to_numpy())
             scatter = axis.scatter(points[:, 0], points[:, 1], c=colour, cmap="tab20", s=8)
             axis.set_title(f"{name} code, coloured by identity")
         else:
-            scatter = axis.scatter(points[:, 0], points[:, 1], c=test.poses[mask, 0], cmap="coolwarm", s=8)
+            scatter = axis.scatter(
+                points[:, 0], points[:, 1], c=test.poses[mask, 0], cmap="coolwarm", s=8
+            )
             fig.colorbar(scatter, ax=axis, label="yaw (°)")
             axis.set_title(f"{name} code, coloured by yaw")
         axis.set_xticks([])

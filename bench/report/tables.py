@@ -160,15 +160,25 @@ def evaluator_notes(frame: pd.DataFrame) -> list[str]:
     notes = []
     for evaluator in sorted({m.split("[")[1].rstrip("]") for m in floor_of}):
         facts = []
-        accuracy = [f["verification_accuracy"] for m, f in floor_of.items()
-                    if f"[{evaluator}]" in m and "verification_accuracy" in f]
+        accuracy = [
+            f["verification_accuracy"]
+            for m, f in floor_of.items()
+            if f"[{evaluator}]" in m and "verification_accuracy" in f
+        ]
         if accuracy:
             facts.append(f"identity verification accuracy {accuracy[0]:.3f} on the test pairs")
-        angles = {m.split("[")[0].removeprefix("pose_error").lstrip("_") or "mean": f["pose_mae_degrees"]
-                  for m, f in floor_of.items() if f"[{evaluator}]" in m and "pose_mae_degrees" in f}
+        angles = {
+            m.split("[")[0].removeprefix("pose_error").lstrip("_") or "mean": f["pose_mae_degrees"]
+            for m, f in floor_of.items()
+            if f"[{evaluator}]" in m and "pose_mae_degrees" in f
+        }
         if "mean" in angles:
-            per_angle = ", ".join(f"{a} {angles[a]:.2f}" for a in ("yaw", "pitch", "roll") if a in angles)
-            facts.append(f"pose MAE {angles['mean']:.2f}° ({per_angle}) on real test renders, the floor of pose error")
+            per_angle = ", ".join(
+                f"{a} {angles[a]:.2f}" for a in ("yaw", "pitch", "roll") if a in angles
+            )
+            facts.append(
+                f"pose MAE {angles['mean']:.2f}° ({per_angle}) on real test renders, the floor of pose error"
+            )
         notes.append(f"Evaluator {evaluator}: {'; '.join(facts)} (held-out identities).")
     return notes
 
@@ -247,39 +257,65 @@ def write_pose_transfer_tables(
 ) -> list[Path]:
     """Write ``<dataset>_pose_transfer.{csv,md,tex}`` into ``out_dir``."""
     csv_table, display, notes = pose_transfer_table(read_metrics(metric_files))
-    return _write_all(Path(out_dir) / f"{dataset}_pose_transfer", csv_table, display, notes,
-                      f"{dataset}: pose transfer (protocol 1)")
+    return _write_all(
+        Path(out_dir) / f"{dataset}_pose_transfer",
+        csv_table,
+        display,
+        notes,
+        f"{dataset}: pose transfer (protocol 1)",
+    )
 
 
 def verification_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(csv table, display table, footnotes) for protocol 2's verification rows."""
-    rows = frame[frame["protocol"].isin(["representation/identity", "representation/leakage"])].copy()
+    rows = frame[
+        frame["protocol"].isin(["representation/identity", "representation/leakage"])
+    ].copy()
     rows["key"] = rows["metric"].str.extract(r"^verification_([a-z_]+)\[")[0]
-    method_order = {m: i for i, m in enumerate(dict.fromkeys(rows.sort_values("file_order", kind="stable")["method"]))}
+    method_order = {
+        m: i
+        for i, m in enumerate(
+            dict.fromkeys(rows.sort_values("file_order", kind="stable")["method"])
+        )
+    }
     csv_rows, display_rows = [], []
     groups = rows.groupby(["method", "code", "distance"], sort=False)
-    ordered = sorted(groups.groups, key=lambda g: (g[1] != "identity", g[1], method_order[g[0]], g[2]))
+    ordered = sorted(
+        groups.groups, key=lambda g: (g[1] != "identity", g[1], method_order[g[0]], g[2])
+    )
     for method, code, distance in ordered:
         group = groups.get_group((method, code, distance))
         by_key = {key: g for key, g in group.groupby("key")}
         accuracy = by_key["accuracy"]
         seeds = accuracy["seed"].nunique()
         role = "identity" if code == "identity" else "leakage (chance = 0.5)"
-        csv_row = {"code": code, "role": role, "distance": distance, "method": method, "seeds": seeds,
-                   "pairs": int(accuracy["n"].iloc[0]),
-                   "accuracy mean": accuracy["value"].mean(),
-                   "accuracy std over seeds": accuracy["value"].std(ddof=1) if seeds > 1 else np.nan,
-                   "accuracy LFW standard error": accuracy["sem"].mean()}
+        csv_row = {
+            "code": code,
+            "role": role,
+            "distance": distance,
+            "method": method,
+            "seeds": seeds,
+            "pairs": int(accuracy["n"].iloc[0]),
+            "accuracy mean": accuracy["value"].mean(),
+            "accuracy std over seeds": accuracy["value"].std(ddof=1) if seeds > 1 else np.nan,
+            "accuracy LFW standard error": accuracy["sem"].mean(),
+        }
         for key in ("auc", "eer", "tar_at_far"):
             csv_row[f"{key} mean"] = by_key[key]["value"].mean()
         csv_rows.append(csv_row)
-        display_rows.append({
-            "code": code, "distance": distance, "method": method,
-            "accuracy ± SE": f"{csv_row['accuracy mean']:.3f} ± {csv_row['accuracy LFW standard error']:.3f}",
-            "AUC": f"{csv_row['auc mean']:.3f}", "EER": f"{csv_row['eer mean']:.3f}",
-            "TAR@FAR=1e-3": f"{csv_row['tar_at_far mean']:.3f}", "seeds": str(seeds),
-            "pairs": str(csv_row["pairs"]),
-        })
+        display_rows.append(
+            {
+                "code": code,
+                "distance": distance,
+                "method": method,
+                "accuracy ± SE": f"{csv_row['accuracy mean']:.3f} ± {csv_row['accuracy LFW standard error']:.3f}",
+                "AUC": f"{csv_row['auc mean']:.3f}",
+                "EER": f"{csv_row['eer mean']:.3f}",
+                "TAR@FAR=1e-3": f"{csv_row['tar_at_far mean']:.3f}",
+                "seeds": str(seeds),
+                "pairs": str(csv_row["pairs"]),
+            }
+        )
     resolution = rows["far_resolution"].dropna()
     notes = [
         "LFW protocol: 10 folds in pairs.txt order, threshold chosen on the 9 other folds; "
@@ -288,12 +324,15 @@ def verification_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
         "means identity does not leak into it.",
         f"TAR@FAR=1e-3 is below this protocol's resolution (one false accept per test fold "
         f"= FAR {resolution.max():.4f}): read it as TAR at the lowest measurable FAR."
-        if len(resolution) else "",
+        if len(resolution)
+        else "",
     ]
     return pd.DataFrame(csv_rows), pd.DataFrame(display_rows), [n for n in notes if n]
 
 
-def _write_all(stem: Path, csv_table: pd.DataFrame, display: pd.DataFrame, notes: list[str], title: str) -> list[Path]:
+def _write_all(
+    stem: Path, csv_table: pd.DataFrame, display: pd.DataFrame, notes: list[str], title: str
+) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv_table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.6f")
     stem.with_suffix(".md").write_text(to_markdown(display, title, notes))
@@ -301,8 +340,15 @@ def _write_all(stem: Path, csv_table: pd.DataFrame, display: pd.DataFrame, notes
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
 
 
-def write_verification_tables(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:
+def write_verification_tables(
+    metric_files: Sequence[Path], out_dir: Path, dataset: str
+) -> list[Path]:
     """Write ``<dataset>_verification.{csv,md,tex}`` into ``out_dir``."""
     csv_table, display, notes = verification_table(read_metrics(metric_files))
-    return _write_all(Path(out_dir) / f"{dataset}_verification", csv_table, display, notes,
-                      f"{dataset}: verification of codes (protocol 2)")
+    return _write_all(
+        Path(out_dir) / f"{dataset}_verification",
+        csv_table,
+        display,
+        notes,
+        f"{dataset}: verification of codes (protocol 2)",
+    )
