@@ -266,12 +266,15 @@ def score_pose_transfer(
     oracle: Any,
     settings: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per (kind, K): SSIM vs target, CSIM vs target and sources, pose error vs the driver."""
+    """Per (kind, K): SSIM vs target, CSIM vs target and sources, pose error vs the driver,
+    and FD/KID/FID of the generated images against the real test images."""
     from bench.metrics.pose import pose_error_degrees
     from bench.metrics.similarity import cosine_similarity
     from bench.metrics.ssim import SSIM_NAME, ssim
 
     resolved = resolve_tuples(test, tuples)
+    real_embeddings = oracle.embed(to_float_images(test.images))
+    inception = load_inception(settings, test)
     source_embeddings = oracle.embed(resolved.sources.flatten(0, 1)).reshape(
         len(tuples), resolved.sources.shape[1], -1
     )
@@ -328,4 +331,60 @@ def score_pose_transfer(
                     "k": k,
                 }
             )
+        rows += distribution_rows(outputs[key], embedding, real_embeddings, inception, settings, kind, k)
     return rows
+
+
+def distribution_rows(
+    generated: np.ndarray,
+    generated_embeddings: np.ndarray,
+    real_embeddings: np.ndarray,
+    inception: Any,
+    settings: dict[str, Any],
+    kind: str,
+    k: int,
+) -> list[dict[str, Any]]:
+    """Generated vs all real test images: FD and KID over the identity oracle's features,
+    and FID over Inception pool3 (``n/a`` with the reason when its weights are missing)."""
+    from bench.errors import EvaluatorUnavailable
+    from bench.metrics.fid import feature_statistics, fid_label, frechet_distance, kid
+
+    common = {"higher_is_better": False, "protocol": f"{PROTOCOL}/{kind}", "k": k,
+              "n": len(generated), "n_reference": len(real_embeddings),
+              "sample_label": fid_label(len(generated)), "evaluator_floor": None}
+    subset = min(len(generated), len(real_embeddings), 1000)
+    kid_mean, kid_std = kid(generated_embeddings, real_embeddings, subset_size=subset, seed=settings["seed"])
+    rows = [
+        {**common, "metric": "fd[synth-oracle]", "evaluator": "synth-oracle", "spread": "none",
+         "value": frechet_distance(*feature_statistics(generated_embeddings), *feature_statistics(real_embeddings))},
+        {**common, "metric": "kid[synth-oracle]", "evaluator": "synth-oracle", "value": kid_mean,
+         "std": kid_std, "spread": f"std over 100 subsets of {subset}"},
+    ]
+    fid_row = {**common, "metric": "fid[inception-v3-pool3]", "evaluator": "inception-v3-pool3", "spread": "none"}
+    if isinstance(inception, EvaluatorUnavailable):
+        rows.append({**fid_row, "value": float("nan"), "na_reason": str(inception)})
+    else:
+        mu, sigma = inception.reference
+        rows.append({**fid_row, "value": frechet_distance(*feature_statistics(inception.features(generated)), mu, sigma),
+                     "weights_sha256": inception.weights_sha256})
+    return rows
+
+
+def load_inception(settings: dict[str, Any], test: FaceData) -> Any:
+    """The FID extractor with the real test images' cached statistics, or the reason it is unavailable."""
+    from bench.errors import EvaluatorUnavailable
+
+    try:
+        from bench.evaluators.inception import InceptionFeatures
+        from bench.evaluators.reference_stats import reference_statistics
+
+        extractor = InceptionFeatures(settings.get("inception_weights"))
+    except EvaluatorUnavailable as error:
+        log.warning("fid[inception-v3-pool3] is n/a: %s", error)
+        return error
+    mu, sigma, _ = reference_statistics(
+        test.images, extractor, Path(settings["reference_dir"]),
+        {"dataset": test.name, "split": "test", "resolution": test.resolution},
+    )
+    extractor.reference = (mu, sigma)
+    return extractor

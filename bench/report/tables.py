@@ -24,7 +24,11 @@ POSE_TRANSFER_COLUMNS = (
     ("csim_target", "CSIM tgt"),
     ("csim_source", "CSIM src"),
     ("pose_error", "pose err °"),
+    ("fd", "FD"),
+    ("kid", "KID"),
+    ("fid", "FID"),
 )
+DIGITS = {"pose_error": 1, "kid": 4}
 EXTRA_CSV_PREFIXES = ("pose_error_yaw", "pose_error_pitch", "pose_error_roll")
 
 
@@ -52,6 +56,12 @@ def _arrow(higher_is_better: bool) -> str:
     return "↑" if higher_is_better else "↓"
 
 
+def _mean_bound(intervals: pd.Series, side: int) -> float:
+    """Mean of one bound of the rows' 95% intervals (NaN where rows carry none)."""
+    bounds = [x[side] for x in intervals if isinstance(x, list | tuple)]
+    return float(np.mean(bounds)) if bounds else float("nan")
+
+
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (protocol, k, method, metric), method order as first seen."""
     method_order = {
@@ -66,8 +76,8 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
         std=("value", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")),
         seeds=("seed", "nunique"),
         n=("n", "min"),
-        ci_low=("ci95", lambda c: float(np.mean([x[0] for x in c]))),
-        ci_high=("ci95", lambda c: float(np.mean([x[1] for x in c]))),
+        ci_low=("ci95", lambda c: _mean_bound(c, 0)),
+        ci_high=("ci95", lambda c: _mean_bound(c, 1)),
         higher_is_better=("higher_is_better", "first"),
         evaluator=("evaluator", "first"),
     ).reset_index()
@@ -89,6 +99,8 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     """(csv table, display table, footnotes) for the pose-transfer protocol."""
     stats = aggregate(frame[frame["protocol"].str.startswith("pose_transfer")])
     keys = ["protocol", "k", "method"]
+    labels = frame.get("sample_label", pd.Series(index=frame.index, dtype=object))
+    small_sample = set(frame.loc[labels == "small-sample", "metric"])
     csv_rows, display_rows = [], []
     metrics = list(dict.fromkeys(stats["metric"]))
     for (protocol, k, method), group in stats.groupby(keys, sort=False):
@@ -131,12 +143,11 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             for metric in matching:
                 evaluator = metric[len(prefix) :]
                 arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
-                header = f"{label}{' ' + evaluator if evaluator else ''} {arrow}"
+                small = " (small-sample)" if metric in small_sample and prefix != "kid" else ""
+                header = f"{label}{small}{' ' + evaluator if evaluator else ''} {arrow}"
                 if metric in by_metric.index:
                     row = by_metric.loc[metric]
-                    display[header] = _cell(
-                        row["mean"], row["std"], 1 if prefix == "pose_error" else 3
-                    )
+                    display[header] = _cell(row["mean"], row["std"], DIGITS.get(prefix, 3))
                 else:
                     display[header] = "n/a"
         display["seeds"] = str(csv_row["seeds"])
@@ -148,6 +159,13 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         "N: test tuples per row. ssim[...] names the SSIM variant (Gaussian window 11, sigma 1.5, as skimage).",
     ]
     notes += evaluator_notes(frame)
+    if small_sample:
+        notes.append("FD, KID and FID compare each row's N generated images with all real test "
+                     "images; below 2048 samples FID is biased upwards (small-sample), so KID "
+                     "(unbiased) is reported beside it.")
+    if "na_reason" in frame.columns:
+        for metric, reason in frame.dropna(subset=["na_reason"]).groupby("metric")["na_reason"].first().items():
+            notes.append(f"{metric} is n/a: {reason}")
     return pd.DataFrame(csv_rows), pd.DataFrame(display_rows), notes
 
 

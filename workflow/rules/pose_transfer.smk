@@ -36,7 +36,13 @@ rule score:
     output:
         f"{RUN}/pose_transfer/metrics.json",
     params:
-        settings=lambda w: as_json(config["scoring"]),
+        settings=lambda w: as_json(
+            {
+                **config["scoring"],
+                "inception_weights": config["evaluators"]["inception"]["weights_path"],
+                "reference_dir": "results/reference",
+            }
+        ),
         data=lambda w: f"results/data/{w.dataset}",
     threads: config["train"]["threads"]
     log:

@@ -1,0 +1,470 @@
+"""Paper figures: a pure function of the stored ``metrics.json`` files.
+
+Like the tables, every figure is rebuilt from the metrics alone and is byte-identical for
+identical inputs: figures are drawn on the Agg canvas without pyplot, under matplotlib's
+default style, at a fixed size and dpi, and saved without timestamps or version strings.
+Each figure is written as PNG (for the terminal and the HTML report) and PDF (for papers).
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+from bench.report.tables import read_metrics
+
+log = logging.getLogger(__name__)
+
+#: Pose-transfer metric families drawn as grouped bars (one figure each).
+BAR_FAMILIES = ("ssim", "csim_target", "csim_source", "pose_error")
+#: Families drawn against K (one row of panels each, when present).
+KSHOT_FAMILIES = ("ssim", "csim_target", "pose_error", "fid", "fd", "kid")
+FAMILY_TITLES = {
+    "ssim": "SSIM to the target",
+    "csim_target": "identity similarity to the target (CSIM tgt)",
+    "csim_source": "identity similarity to the sources (CSIM src)",
+    "pose_error": "pose error to the driver (degrees)",
+    "fid": "FID (Inception)",
+    "fd": "Fréchet distance (identity features)",
+    "kid": "KID (identity features)",
+}
+KIND_ORDER = ("self", "cross")
+KIND_TITLES = {
+    "self": "self (driver = source identity)",
+    "cross": "cross (driver = another identity)",
+}
+VERIFICATION_PROTOCOLS = ("representation/identity", "representation/leakage")
+
+DPI = 150
+BAR_FIGURE_WIDTH = 8.0
+BAR_PANEL_HEIGHT = 3.6
+KSHOT_PANEL_SIZE = (3.6, 2.7)
+KSHOT_LEGEND_WIDTH = 1.8
+PNG_METADATA: dict[str, Any] = {"Software": None}
+PDF_METADATA: dict[str, Any] = {
+    "CreationDate": None,
+    "ModDate": None,
+    "Producer": None,
+    "Creator": None,
+}
+#: On top of matplotlib's default style, so a user's matplotlibrc cannot change the bytes.
+RC = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "legend.title_fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "pdf.fonttype": 42,
+    "hatch.linewidth": 0.6,
+}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+WRAP = 110
+
+
+def _family(metric: str) -> str:
+    return metric.split("[")[0]
+
+
+def _arrow(higher_is_better: Any) -> str:
+    if higher_is_better is None or pd.isna(higher_is_better):
+        return ""
+    return " ↑" if bool(higher_is_better) else " ↓"
+
+
+def _kind_key(kind: str) -> tuple[int, str]:
+    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind)
+
+
+def method_order(frame: pd.DataFrame) -> list[str]:
+    """Methods in the order their metric files were given (as the tables order them)."""
+    return list(dict.fromkeys(frame.sort_values("file_order", kind="stable")["method"]))
+
+
+def _pose_transfer_rows(frame: pd.DataFrame, families: Sequence[str]) -> pd.DataFrame:
+    """Pose-transfer rows of the given families with a finite value, plus ``family``/``kind``."""
+    if frame.empty or "protocol" not in frame:
+        return frame.iloc[0:0]
+    rows = frame[frame["protocol"].astype(str).str.startswith("pose_transfer/")].copy()
+    rows["family"] = rows["metric"].map(_family)
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+    rows = rows[rows["family"].isin(families) & np.isfinite(rows["value"])]
+    rows["kind"] = rows["protocol"].str.split("/", n=1).str[1]
+    rows["k"] = rows["k"].astype(int)
+    return rows
+
+
+def _interval(values: pd.Series) -> tuple[float, float]:
+    """Mean lower and upper bound of the rows' bootstrap intervals (NaN when none has one)."""
+    bounds = [
+        (float(v[0]), float(v[1]))
+        for v in values
+        if isinstance(v, list | tuple | np.ndarray) and len(v) == 2 and np.all(np.isfinite(v))
+    ]
+    if not bounds:
+        return float("nan"), float("nan")
+    low, high = np.mean(bounds, axis=0)
+    return float(low), float(high)
+
+
+def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per (metric, kind, K, method) with the error bar each bar gets."""
+    columns = [
+        "metric", "family", "kind", "k", "method", "mean", "std", "seeds", "ci_low", "ci_high",
+        "err_low", "err_high", "err", "err_source", "higher_is_better", "evaluator",
+    ]  # fmt: skip
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    order = {m: i for i, m in enumerate(method_order(rows))}
+    records = []
+    for (metric, kind, k, method), group in rows.groupby(["metric", "kind", "k", "method"]):
+        values = group["value"].to_numpy(float)
+        seeds = int(group["seed"].nunique())
+        mean = float(values.mean())
+        std = float(np.std(values, ddof=1)) if seeds >= 2 else float("nan")
+        ci_low, ci_high = _interval(group["ci95"]) if "ci95" in group else (np.nan, np.nan)
+        if seeds >= 2:
+            err_low = err_high = err = std
+            source = "std"
+        elif np.isfinite(ci_low):
+            err_low, err_high = max(mean - ci_low, 0.0), max(ci_high - mean, 0.0)
+            err, source = (ci_high - ci_low) / 2, "ci95"
+        else:
+            err_low = err_high = err = float("nan")
+            source = "none"
+        records.append(
+            {
+                "metric": metric,
+                "family": _family(metric),
+                "kind": kind,
+                "k": int(k),
+                "method": method,
+                "mean": mean,
+                "std": std,
+                "seeds": seeds,
+                "ci_low": ci_low,
+                "ci_high": ci_high,
+                "err_low": err_low,
+                "err_high": err_high,
+                "err": err,
+                "err_source": source,
+                "higher_is_better": group["higher_is_better"].iloc[0],
+                "evaluator": group["evaluator"].iloc[0],
+            }
+        )
+    table = pd.DataFrame(records, columns=columns)
+    keys = table.apply(
+        lambda r: (r["metric"], _kind_key(r["kind"]), r["k"], order[r["method"]]), axis=1
+    )
+    return table.iloc[sorted(range(len(table)), key=lambda i: keys.iloc[i])].reset_index(drop=True)
+
+
+def bar_table(frame: pd.DataFrame, family: str) -> pd.DataFrame:
+    """What the figures plot for one pose-transfer family: one row per (metric, kind, K, method).
+
+    ``mean`` is the mean over seeds; the error bar is the sample std over seeds when there are
+    at least 2 seeds (``err_source`` "std"), else the mean of the rows' 95% bootstrap interval
+    ("ci95", asymmetric: ``err_low``/``err_high``), else none. ``err`` is the half-width.
+    """
+    return _aggregate(_pose_transfer_rows(frame, [family]))
+
+
+def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Verification accuracy per (method, code, distance): mean over seeds and the mean LFW SE."""
+    columns = ["method", "code", "distance", "leakage", "mean", "sem", "seeds"]
+    if frame.empty or "protocol" not in frame:
+        return pd.DataFrame(columns=columns)
+    rows = frame[
+        frame["protocol"].isin(VERIFICATION_PROTOCOLS)
+        & frame["metric"].astype(str).str.startswith("verification_accuracy[")
+    ].copy()
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+    rows = rows[np.isfinite(rows["value"])]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    order = {m: i for i, m in enumerate(method_order(rows))}
+    records = [
+        {
+            "method": method,
+            "code": code,
+            "distance": distance,
+            "leakage": code != "identity",
+            "mean": float(group["value"].mean()),
+            "sem": float(pd.to_numeric(group["sem"], errors="coerce").mean()),
+            "seeds": int(group["seed"].nunique()),
+        }
+        for (method, code, distance), group in rows.groupby(["method", "code", "distance"])
+    ]
+    records.sort(
+        key=lambda r: (order[r["method"]], r["code"] != "identity", r["code"], r["distance"])
+    )
+    return pd.DataFrame(records, columns=columns)
+
+
+def series_colours(rows: pd.DataFrame) -> dict[tuple[str, int], Any]:
+    """One colour per (kind, K): blues for self, oranges for cross, darker for larger K."""
+    maps = ("Blues", "Oranges", "Greens", "Purples", "Greys")
+    colours: dict[tuple[str, int], Any] = {}
+    kinds = sorted(rows["kind"].unique(), key=_kind_key)
+    for index, kind in enumerate(kinds):
+        ks = sorted(int(k) for k in rows.loc[rows["kind"] == kind, "k"].unique())
+        shades = np.linspace(0.45, 0.85, len(ks)) if len(ks) > 1 else [0.65]
+        cmap = matplotlib.colormaps[maps[min(index, len(maps) - 1)]]
+        colours.update({(kind, k): cmap(float(s)) for k, s in zip(ks, shades, strict=True)})
+    return colours
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, stem: Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` with no timestamp or version in either."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+    figure.savefig(png, format="png", dpi=DPI, metadata=PNG_METADATA)
+    figure.savefig(pdf, format="pdf", dpi=DPI, metadata=PDF_METADATA)
+    log.info("wrote %s and %s", png, pdf)
+    return [png, pdf]
+
+
+@contextmanager
+def _styled() -> Iterator[None]:
+    """matplotlib's default style plus ``RC``, independent of the user's matplotlibrc."""
+    with matplotlib.style.context("default"), matplotlib.rc_context(RC):
+        yield
+
+
+def _errorbar_note(table: pd.DataFrame, methods: list[str]) -> str:
+    """Which error bar each method's bars carry, in words."""
+    parts = []
+    for source, words in (
+        ("std", "std over seeds"),
+        ("ci95", "95% bootstrap CI over test tuples, 1 seed"),
+        ("none", "none, 1 seed without an interval"),
+    ):
+        chosen = table[table["err_source"] == source]
+        if chosen.empty:
+            continue
+        names = [m for m in methods if m in set(chosen["method"])]
+        if source == "std":
+            seeds = chosen.groupby("method")["seeds"].max()
+            names = [f"{m}: {seeds[m]} seeds" for m in names]
+        parts.append(f"{words} ({', '.join(names)})")
+    return "\n".join(textwrap.wrap("error bars: " + " | ".join(parts), WRAP))
+
+
+def _bar_figure(
+    table: pd.DataFrame, colours: dict[tuple[str, int], Any], title: str, methods: list[str]
+) -> Figure:
+    metrics = list(dict.fromkeys(table["metric"]))
+    methods = [m for m in methods if m in set(table["method"])]
+    figure = _new_figure(BAR_FIGURE_WIDTH, BAR_PANEL_HEIGHT * len(metrics))
+    axes = figure.subplots(len(metrics), 1, squeeze=False)[:, 0]
+    series = sorted(
+        {(str(kind), int(k)) for kind, k in zip(table["kind"], table["k"], strict=True)},
+        key=lambda s: (_kind_key(s[0]), s[1]),
+    )
+    width = 0.8 / len(series)
+    for axis, metric in zip(axes, metrics, strict=True):
+        rows = table[table["metric"] == metric]
+        for index, (kind, k) in enumerate(series):
+            chosen = rows[(rows["kind"] == kind) & (rows["k"] == k)].set_index("method")
+            chosen = chosen.reindex(methods)
+            positions = np.arange(len(methods)) + (index - (len(series) - 1) / 2) * width
+            axis.bar(
+                positions,
+                chosen["mean"].to_numpy(float),
+                width,
+                yerr=np.nan_to_num(chosen[["err_low", "err_high"]].to_numpy(float).T),
+                capsize=2,
+                error_kw={"elinewidth": 0.8, "capthick": 0.8},
+                color=colours[(kind, k)],
+                edgecolor="0.25",
+                linewidth=0.4,
+                label=f"{kind}, K={k}",
+            )
+        higher = rows["higher_is_better"].iloc[0]
+        axis.set_ylabel(f"{metric}{_arrow(higher)}")
+        axis.set_xticks(np.arange(len(methods)), methods)
+        axis.set_xlabel("method\n" + _errorbar_note(rows, methods))
+        axis.grid(axis="y", linewidth=0.4, alpha=0.5)
+        axis.set_axisbelow(True)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right upper", title="protocol, K", frameon=False)
+    figure.suptitle(title)
+    return figure
+
+
+def pose_transfer_bars(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
+    """One grouped bar chart per pose-transfer family: ``<dataset>_pose_transfer_<family>``."""
+    rows = _pose_transfer_rows(frame, BAR_FAMILIES)
+    if rows.empty:
+        log.info("%s: no pose-transfer rows; no bar figures", dataset)
+        return []
+    colours = series_colours(rows)
+    stats = _aggregate(rows)
+    methods = method_order(rows)
+    written = []
+    for family in BAR_FAMILIES:
+        table = stats[stats["family"] == family]
+        if table.empty:
+            log.info("%s: no %s rows; no figure", dataset, family)
+            continue
+        with _styled():
+            figure = _bar_figure(
+                table, colours, f"{dataset}: pose transfer, {FAMILY_TITLES[family]}", methods
+            )
+            written += _save(figure, Path(out_dir) / f"{dataset}_pose_transfer_{family}")
+    return written
+
+
+def kshot_curves(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
+    """Each family against K (log2 axis), one line per method, one panel column per kind."""
+    rows = _pose_transfer_rows(frame, KSHOT_FAMILIES)
+    if rows.empty:
+        log.info("%s: no pose-transfer rows; no K-shot figure", dataset)
+        return []
+    stats = _aggregate(rows)
+    metrics = sorted(
+        dict.fromkeys(stats["metric"]), key=lambda m: (KSHOT_FAMILIES.index(_family(m)), m)
+    )
+    kinds = sorted(stats["kind"].unique(), key=_kind_key)
+    methods = method_order(rows)
+    ks = sorted(int(k) for k in stats["k"].unique())
+    cmap = matplotlib.colormaps["tab10"]
+    with _styled():
+        figure = _new_figure(
+            KSHOT_PANEL_SIZE[0] * len(kinds) + KSHOT_LEGEND_WIDTH,
+            KSHOT_PANEL_SIZE[1] * len(metrics),
+        )
+        axes = figure.subplots(len(metrics), len(kinds), squeeze=False)
+        for row, metric in enumerate(metrics):
+            for column, kind in enumerate(kinds):
+                axis = axes[row, column]
+                panel = stats[(stats["metric"] == metric) & (stats["kind"] == kind)]
+                for index, method in enumerate(methods):
+                    line = panel[panel["method"] == method].sort_values("k")
+                    if line.empty:
+                        continue
+                    dodge = 2.0 ** ((index - (len(methods) - 1) / 2) * 0.04)
+                    x = line["k"].to_numpy(float) * dodge
+                    colour = cmap(index % cmap.N)
+                    axis.plot(
+                        x, line["mean"], marker=MARKERS[index % len(MARKERS)], markersize=4,
+                        linewidth=1.2, color=colour, label=method,
+                    )  # fmt: skip
+                    has_std = np.isfinite(line["std"].to_numpy(float))
+                    if has_std.any():
+                        axis.errorbar(
+                            x[has_std], line["mean"].to_numpy(float)[has_std],
+                            yerr=line["std"].to_numpy(float)[has_std], fmt="none",
+                            ecolor=colour, elinewidth=0.8, capsize=2,
+                        )  # fmt: skip
+                axis.set_xscale("log", base=2)
+                axis.set_xticks(ks, [str(k) for k in ks])
+                axis.xaxis.set_minor_locator(NullLocator())
+                axis.set_xlim(ks[0] / 1.6, ks[-1] * 1.6)
+                axis.grid(linewidth=0.4, alpha=0.5)
+                if row == 0:
+                    axis.set_title(KIND_TITLES.get(kind, kind))
+                if row == len(metrics) - 1:
+                    axis.set_xlabel("K (source images, log2 axis)")
+                if column == 0:
+                    higher = stats.loc[stats["metric"] == metric, "higher_is_better"].iloc[0]
+                    axis.set_ylabel(f"{metric}{_arrow(higher)}")
+        handles, labels = {}, {}
+        for axis in axes.flat:
+            for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+                labels.setdefault(label, label)
+        ordered = [m for m in methods if m in handles]
+        figure.legend(
+            [handles[m] for m in ordered], ordered, loc="outside right upper", frameon=False,
+            title="method\n(mean over seeds;\nerror bars: std over\nseeds, where ≥ 2)",
+        )  # fmt: skip
+        figure.suptitle(f"{dataset}: pose transfer against the number of source images K")
+        return _save(figure, Path(out_dir) / f"{dataset}_kshot")
+
+
+def verification_bars(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
+    """Verification accuracy per (method, code, distance) with the LFW SE; leakage hatched."""
+    table = accuracy_table(frame)
+    if table.empty:
+        log.info("%s: no verification rows; no figure", dataset)
+        return []
+    methods = list(dict.fromkeys(table["method"]))
+    series = sorted(
+        {(c, d) for c, d in zip(table["code"], table["distance"], strict=True)},
+        key=lambda s: (s[0] != "identity", s[0], s[1]),
+    )
+    codes = list(dict.fromkeys(c for c, _ in series))
+    distances = sorted({d for _, d in series})
+    tab20 = matplotlib.colormaps["tab20"]
+    width = 0.8 / len(series)
+    with _styled():
+        figure = _new_figure(BAR_FIGURE_WIDTH, BAR_PANEL_HEIGHT)
+        axis = figure.subplots()
+        for index, (code, distance) in enumerate(series):
+            chosen = table[(table["code"] == code) & (table["distance"] == distance)]
+            chosen = chosen.set_index("method").reindex(methods)
+            colour = tab20((2 * codes.index(code) + distances.index(distance) % 2) % tab20.N)
+            leakage = code != "identity"
+            axis.bar(
+                np.arange(len(methods)) + (index - (len(series) - 1) / 2) * width,
+                chosen["mean"].to_numpy(float),
+                width,
+                yerr=np.nan_to_num(chosen["sem"].to_numpy(float)),
+                capsize=2,
+                error_kw={"elinewidth": 0.8, "capthick": 0.8},
+                color=colour,
+                edgecolor="0.25",
+                linewidth=0.4,
+                hatch="///" if leakage else None,
+                label=f"{code} code, {distance}" + (" (leakage)" if leakage else ""),
+            )
+        axis.axhline(0.5, linestyle="--", linewidth=1.0, color="0.3", label="chance (0.5)")
+        axis.set_ylim(0.0, max(1.0, float((table["mean"] + table["sem"].fillna(0)).max()) + 0.02))
+        axis.set_ylabel("verification accuracy (LFW protocol)")
+        axis.set_xticks(np.arange(len(methods)), methods)
+        axis.set_xlabel(
+            "method\n"
+            + "\n".join(
+                textwrap.wrap(
+                    "error bars: LFW standard error over the 10 folds, averaged over seeds | "
+                    "identity code: higher is better; hatched leakage codes: 0.5 means no "
+                    "identity leaks into the code",
+                    WRAP,
+                )
+            )
+        )
+        axis.grid(axis="y", linewidth=0.4, alpha=0.5)
+        axis.set_axisbelow(True)
+        figure.legend(loc="outside right upper", title="code, distance", frameon=False)
+        figure.suptitle(f"{dataset}: verification of codes (protocol 2)")
+        return _save(figure, Path(out_dir) / f"{dataset}_verification")
+
+
+def write_figures(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:
+    """Every figure the given ``metrics.json`` files have data for (PNG and PDF each)."""
+    frame = read_metrics(metric_files)
+    return [
+        *pose_transfer_bars(frame, out_dir, dataset),
+        *kshot_curves(frame, out_dir, dataset),
+        *verification_bars(frame, out_dir, dataset),
+    ]
