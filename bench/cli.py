@@ -195,6 +195,40 @@ def cmd_score_representation(args: argparse.Namespace) -> None:
     tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
 
 
+def cmd_sweep_drivers(args: argparse.Namespace) -> None:
+    from bench.protocols.pose_sweep import make_sweep, save_sweep
+
+    save_sweep(Path(args.out), make_sweep(Path(args.data)))
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from bench.protocols.pose_sweep import load_npz, run_sweep, save_sweep
+
+    params = json.loads(args.params)
+    test, method = _load_test_and_method(args, params)
+    if "transfer" not in method.provides:
+        raise BenchError(f"method {args.method!r} does not provide transfer")
+    save_sweep(Path(args.out), {"generated": run_sweep(method, load_npz(Path(args.sweep)), test)})
+
+
+def cmd_sweep_figure(args: argparse.Namespace) -> None:
+    from bench.protocols.pose_sweep import load_npz, sweep_figure
+
+    rows = {}
+    for item in args.rows:
+        method, _, path = item.partition("=")
+        rows[method] = load_npz(Path(path))["generated"]
+    title = f"{args.dataset}: pose sweep of one test identity (source, left) driven by another"
+    sweep_figure(load_npz(Path(args.sweep)), rows, Path(args.out_stem), title)
+
+
+def cmd_figures(args: argparse.Namespace) -> None:
+    from bench.report.figures import write_figures
+
+    for path in write_figures([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset):
+        log.info("wrote %s", path)
+
+
 def cmd_tables(args: argparse.Namespace) -> None:
     from bench.report.tables import write_pose_transfer_tables, write_verification_tables
 
@@ -273,6 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--method", "--data", "--codes", "--out", "--figure"):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=int, required=True)
+    p = stage("sweep-drivers", cmd_sweep_drivers, "render the pose-sweep drivers and exact targets")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p = stage("sweep", cmd_sweep, "run a trained method on the pose-sweep drivers")
+    for flag in ("--method", "--data", "--model", "--params", "--sweep", "--out"):
+        p.add_argument(flag, required=True)
+    p = stage("sweep-figure", cmd_sweep_figure, "the pose-sweep figure of every method")
+    for flag in ("--dataset", "--sweep", "--out-stem"):
+        p.add_argument(flag, required=True)
+    p.add_argument("rows", nargs="+", metavar="METHOD=GENERATED_NPZ")
+    p = stage("figures", cmd_figures, "bar charts and K-shot curves from metrics.json files")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("metrics", nargs="+")
     p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")
     p.add_argument("--table", choices=["pose_transfer", "verification"], default="pose_transfer")
     p.add_argument("--dataset", required=True)

@@ -219,12 +219,17 @@ def test_distribution_rows_fd_zero_for_real_images_and_fid_na_with_reason():
     rng = np.random.default_rng(0)
     real = rng.normal(size=(400, 16))
     images = np.zeros((400, 8, 8, 3), np.uint8)
-    rows = distribution_rows(images, real, real, EvaluatorUnavailable("no weights at /x.pth"),
-                             {"seed": 0}, "cross", 1)
+    rows = distribution_rows(
+        images, real, real, EvaluatorUnavailable("no weights at /x.pth"), {"seed": 0}, "cross", 1
+    )
     by_metric = {r["metric"]: r for r in rows}
     assert abs(by_metric["fd[synth-oracle]"]["value"]) < 1e-6
     assert by_metric["fd[synth-oracle]"]["sample_label"] == "small-sample"
-    shifted = distribution_rows(images, real + 1.0, real, EvaluatorUnavailable("x"), {"seed": 0}, "cross", 1)
-    assert {r["metric"]: r for r in shifted}["fd[synth-oracle]"]["value"] == pytest.approx(16.0, rel=1e-6)
+    shifted = distribution_rows(
+        images, real + 1.0, real, EvaluatorUnavailable("x"), {"seed": 0}, "cross", 1
+    )
+    assert {r["metric"]: r for r in shifted}["fd[synth-oracle]"]["value"] == pytest.approx(
+        16.0, rel=1e-6
+    )
     assert np.isnan(by_metric["fid[inception-v3-pool3]"]["value"])
     assert by_metric["fid[inception-v3-pool3]"]["na_reason"] == "no weights at /x.pth"

@@ -331,7 +331,9 @@ def score_pose_transfer(
                     "k": k,
                 }
             )
-        rows += distribution_rows(outputs[key], embedding, real_embeddings, inception, settings, kind, k)
+        rows += distribution_rows(
+            outputs[key], embedding, real_embeddings, inception, settings, kind, k
+        )
     return rows
 
 
@@ -349,24 +351,57 @@ def distribution_rows(
     from bench.errors import EvaluatorUnavailable
     from bench.metrics.fid import feature_statistics, fid_label, frechet_distance, kid
 
-    common = {"higher_is_better": False, "protocol": f"{PROTOCOL}/{kind}", "k": k,
-              "n": len(generated), "n_reference": len(real_embeddings),
-              "sample_label": fid_label(len(generated)), "evaluator_floor": None}
+    common = {
+        "higher_is_better": False,
+        "protocol": f"{PROTOCOL}/{kind}",
+        "k": k,
+        "n": len(generated),
+        "n_reference": len(real_embeddings),
+        "sample_label": fid_label(len(generated)),
+        "evaluator_floor": None,
+    }
     subset = min(len(generated), len(real_embeddings), 1000)
-    kid_mean, kid_std = kid(generated_embeddings, real_embeddings, subset_size=subset, seed=settings["seed"])
+    kid_mean, kid_std = kid(
+        generated_embeddings, real_embeddings, subset_size=subset, seed=settings["seed"]
+    )
     rows = [
-        {**common, "metric": "fd[synth-oracle]", "evaluator": "synth-oracle", "spread": "none",
-         "value": frechet_distance(*feature_statistics(generated_embeddings), *feature_statistics(real_embeddings))},
-        {**common, "metric": "kid[synth-oracle]", "evaluator": "synth-oracle", "value": kid_mean,
-         "std": kid_std, "spread": f"std over 100 subsets of {subset}"},
+        {
+            **common,
+            "metric": "fd[synth-oracle]",
+            "evaluator": "synth-oracle",
+            "spread": "none",
+            "value": frechet_distance(
+                *feature_statistics(generated_embeddings), *feature_statistics(real_embeddings)
+            ),
+        },
+        {
+            **common,
+            "metric": "kid[synth-oracle]",
+            "evaluator": "synth-oracle",
+            "value": kid_mean,
+            "std": kid_std,
+            "spread": f"std over 100 subsets of {subset}",
+        },
     ]
-    fid_row = {**common, "metric": "fid[inception-v3-pool3]", "evaluator": "inception-v3-pool3", "spread": "none"}
+    fid_row = {
+        **common,
+        "metric": "fid[inception-v3-pool3]",
+        "evaluator": "inception-v3-pool3",
+        "spread": "none",
+    }
     if isinstance(inception, EvaluatorUnavailable):
         rows.append({**fid_row, "value": float("nan"), "na_reason": str(inception)})
     else:
         mu, sigma = inception.reference
-        rows.append({**fid_row, "value": frechet_distance(*feature_statistics(inception.features(generated)), mu, sigma),
-                     "weights_sha256": inception.weights_sha256})
+        rows.append(
+            {
+                **fid_row,
+                "value": frechet_distance(
+                    *feature_statistics(inception.features(generated)), mu, sigma
+                ),
+                "weights_sha256": inception.weights_sha256,
+            }
+        )
     return rows
 
 
@@ -383,7 +418,9 @@ def load_inception(settings: dict[str, Any], test: FaceData) -> Any:
         log.warning("fid[inception-v3-pool3] is n/a: %s", error)
         return error
     mu, sigma, _ = reference_statistics(
-        test.images, extractor, Path(settings["reference_dir"]),
+        test.images,
+        extractor,
+        Path(settings["reference_dir"]),
         {"dataset": test.name, "split": "test", "resolution": test.resolution},
     )
     extractor.reference = (mu, sigma)

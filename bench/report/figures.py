@@ -72,7 +72,7 @@ RC = {
     "hatch.linewidth": 0.6,
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
-WRAP = 110
+WRAP = 90
 
 
 def _family(metric: str) -> str:
@@ -238,7 +238,13 @@ def _save(figure: Figure, stem: Path) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
     figure.savefig(png, format="png", dpi=DPI, metadata=PNG_METADATA)
-    figure.savefig(pdf, format="pdf", dpi=DPI, metadata=PDF_METADATA)
+    subsetter = logging.getLogger("fontTools")  # its per-glyph INFO lines would flood job logs
+    level = subsetter.level
+    subsetter.setLevel(max(level, logging.WARNING))
+    try:
+        figure.savefig(pdf, format="pdf", dpi=DPI, metadata=PDF_METADATA)
+    finally:
+        subsetter.setLevel(level)
     log.info("wrote %s and %s", png, pdf)
     return [png, pdf]
 

@@ -160,11 +160,15 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     ]
     notes += evaluator_notes(frame)
     if small_sample:
-        notes.append("FD, KID and FID compare each row's N generated images with all real test "
-                     "images; below 2048 samples FID is biased upwards (small-sample), so KID "
-                     "(unbiased) is reported beside it.")
+        notes.append(
+            "FD, KID and FID compare each row's N generated images with all real test "
+            "images; below 2048 samples FID is biased upwards (small-sample), so KID "
+            "(unbiased) is reported beside it."
+        )
     if "na_reason" in frame.columns:
-        for metric, reason in frame.dropna(subset=["na_reason"]).groupby("metric")["na_reason"].first().items():
+        for metric, reason in (
+            frame.dropna(subset=["na_reason"]).groupby("metric")["na_reason"].first().items()
+        ):
             notes.append(f"{metric} is n/a: {reason}")
     return pd.DataFrame(csv_rows), pd.DataFrame(display_rows), notes
 

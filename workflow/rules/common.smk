@@ -47,12 +47,23 @@ def all_tables():
     )
 
 
+def all_figures():
+    """Pose sweeps, bar charts, K-shot curves and verification bars (PNG and PDF)."""
+    return expand(
+        "results/figures/{dataset}_{name}.{ext}",
+        dataset=config["datasets"],
+        name=["pose_sweep", *metric_figure_names()],
+        ext=["png", "pdf"],
+    )
+
+
 def print_result_locations():
     root = Path.cwd() / "results"
     print("\nidpose-bench finished. Results:")
     print(f"  tables:  {root / 'tables'}/*.{{csv,md,tex}}")
     print(f"  runs:    {root / 'runs'}/<dataset>/<method>/seed<k>/ (checkpoints, logs, sample grids)")
-    print(f"  figures: {root / 'runs'}/<dataset>/<method>/seed<k>/representation/tsne.{{png,pdf}}")
+    print(f"  figures: {root / 'figures'}/*.{{png,pdf}} and")
+    print(f"           {root / 'runs'}/<dataset>/<method>/seed<k>/representation/tsne.{{png,pdf}}")
     print(f"  report:  snakemake --report {root / 'report.html'}  (make run writes it)")
     for dataset in config["datasets"]:
         for name in ("pose_transfer", "verification"):

@@ -1,0 +1,153 @@
+"""Pose sweeps: one test identity rendered by each method across yaw -90..90 (a figure).
+
+On SynthFaces the drivers are another test identity rendered at each yaw, and the
+ground-truth row is the source identity rendered at the same poses under the
+source's light and background, so every generated image has its exact target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.data.dataset import FaceData, to_float_images, to_uint8_images
+from bench.data.index import read_index, read_meta
+from bench.errors import DataError
+from bench.methods.api import Driver, Method
+
+YAWS = (-90, -60, -30, 0, 30, 60, 90)
+
+
+def make_sweep(dataset_dir: Path, yaws: tuple[int, ...] = YAWS) -> dict[str, np.ndarray]:
+    """Source image, drivers, exact targets, driver poses and landmarks of the sweep."""
+    from bench.data.prepare import scene_from_row
+    from bench.data.synthfaces import Identity, Renderer
+
+    meta = read_meta(dataset_dir)
+    if not meta.get("has_exact_targets"):
+        raise DataError(f"{dataset_dir}: pose sweeps need a dataset that renders exact targets")
+    settings = meta["settings"]
+    index = read_index(dataset_dir)
+    test = index[index.split == "test"]
+    first, second = sorted(test["identity"].unique())[:2]
+    source_row = test[test["identity"] == first].iloc[0]
+    driver_row = test[test["identity"] == second].iloc[0]
+    renderer = Renderer(settings["resolution"], supersample=settings["supersample"])
+    person = Identity.from_seed(int(source_row["identity_seed"]), shape_gain=settings["shape_gain"])
+    other = Identity.from_seed(int(driver_row["identity_seed"]), shape_gain=settings["shape_gain"])
+    source_scene = scene_from_row(source_row)
+    neutral = dataclasses.replace(
+        source_scene, pitch=0.0, roll=0.0, mouth_open=0.0, smile=0.0, brow_raise=0.0, eye_close=0.0
+    )
+    drivers, targets, landmarks, visible = [], [], [], []
+    for yaw in yaws:
+        scene = dataclasses.replace(neutral, yaw=float(yaw))
+        driver = renderer.render(
+            other,
+            dataclasses.replace(scene_from_row(driver_row), yaw=float(yaw), pitch=0.0, roll=0.0),
+        )
+        drivers.append(driver.image)
+        landmarks.append(driver.landmarks)
+        visible.append(driver.visible)
+        targets.append(renderer.render(person, scene).image)
+    source = renderer.render(person, source_scene).image
+    return {
+        "source": source[None],
+        "drivers": np.stack(drivers),
+        "targets": np.stack(targets),
+        "poses": np.array([[y, 0.0, 0.0] for y in yaws], np.float32),
+        "landmarks": np.stack(landmarks).astype(np.float32),
+        "visible": np.stack(visible),
+        "yaws": np.array(yaws),
+    }
+
+
+def run_sweep(method: Method, sweep: dict[str, np.ndarray], data: FaceData) -> np.ndarray:
+    """The method's images for every sweep driver, uint8 ``[n_yaws, H, W, 3]``."""
+    from bench.data.synthfaces import landmark_image
+
+    n = len(sweep["drivers"])
+    needs = method.needs
+    resolution = sweep["drivers"].shape[1]
+    landmark_images = np.stack(
+        [
+            landmark_image(p, resolution, v)
+            for p, v in zip(sweep["landmarks"], sweep["visible"], strict=True)
+        ]
+    )
+    driver = Driver(
+        image=to_float_images(sweep["drivers"]),
+        pose=torch.from_numpy(sweep["poses"]) if "pose_angles" in needs else None,
+        pose_bin=torch.from_numpy(data.pose_bins.assign(sweep["poses"][:, 0]))
+        if "pose_bins" in needs
+        else None,
+        landmarks=torch.from_numpy(sweep["landmarks"]) if "landmarks" in needs else None,
+        landmark_image=to_float_images(landmark_images) if "landmarks" in needs else None,
+        target=to_float_images(sweep["targets"]) if "target" in needs else None,
+    )
+    sources = to_float_images(sweep["source"])[None].expand(n, -1, -1, -1, -1)
+    with torch.inference_mode():
+        generated = method.transfer(sources.to(method.device), driver.to(method.device))
+    return to_uint8_images(generated.float().cpu())
+
+
+def sweep_figure(
+    sweep: dict[str, np.ndarray], rows: dict[str, np.ndarray], out_stem: Path, title: str
+) -> list[Path]:
+    """Grid: the driver row, the ground-truth row, then one row per method (PNG and PDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labelled = {"driver": sweep["drivers"], "ground truth": sweep["targets"], **rows}
+    yaws = sweep["yaws"]
+    fig, axes = plt.subplots(
+        len(labelled),
+        len(yaws) + 1,
+        figsize=(1.3 * (len(yaws) + 1), 1.35 * len(labelled)),
+        squeeze=False,
+    )
+    for r, (name, images) in enumerate(labelled.items()):
+        axes[r, 0].imshow(sweep["source"][0] if r > 0 else np.full_like(sweep["source"][0], 255))
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        for c, image in enumerate(images):
+            axes[r, c + 1].imshow(image)
+            if r == 0:
+                axes[r, c + 1].set_title(f"yaw {yaws[c]:+d}°", fontsize=8)
+    axes[0, 0].set_title("source", fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, metadata in (
+        (".png", {"Software": None}),
+        (".pdf", {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}),
+    ):
+        path = out_stem.with_suffix(suffix)
+        fig.savefig(path, dpi=110, metadata=metadata)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def save_sweep(path: Path, arrays: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: missing; run the pose-sweep stages first") from error

@@ -1,0 +1,107 @@
+def transfer_methods():
+    """Methods that provide transfer, in config order (their first seed draws the sweep)."""
+    return [m for m in config["methods"] if "transfer" in get_method(m).cls.provides]
+
+
+rule sweep_drivers:
+    input:
+        rules.prepare.output.meta,
+    output:
+        "results/data/{dataset}/protocols/pose_sweep.npz",
+    params:
+        data=lambda w: f"results/data/{w.dataset}",
+    log:
+        "results/logs/sweep_drivers/{dataset}.log",
+    benchmark:
+        "results/benchmarks/sweep_drivers/{dataset}.tsv"
+    shell:
+        "{PY} -m bench sweep-drivers --data {params.data} --out {output} --log {log}"
+
+
+rule sweep:
+    input:
+        model=rules.train.output.model,
+        sweep=rules.sweep_drivers.output,
+    output:
+        f"{RUN}/pose_sweep.npz",
+    params:
+        settings=lambda w: as_json(
+            {"device": config["train"]["device"], "pose_bin_width": config["pose_bin_width"]}
+        ),
+        data=lambda w: f"results/data/{w.dataset}",
+    threads: config["train"]["threads"]
+    log:
+        f"results/logs/sweep/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/sweep/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+    shell:
+        "{PY} -m bench sweep --method {wildcards.method} --data {params.data} --model {input.model} "
+        "--params {params.settings:q} --sweep {input.sweep} --out {output} "
+        "--threads {threads} --log {log}"
+
+
+rule sweep_figure:
+    input:
+        sweep=rules.sweep_drivers.output,
+        rows=lambda w: [
+            f"results/runs/{w.dataset}/{m}/seed{trained_seeds(config, m)[0]}/pose_sweep.npz"
+            for m in transfer_methods()
+        ],
+    output:
+        png=report(
+            "results/figures/{dataset}_pose_sweep.png",
+            caption="../report/pose_sweep.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/{dataset}_pose_sweep.pdf",
+    params:
+        rows=lambda w, input: " ".join(
+            f"{m}={path}" for m, path in zip(transfer_methods(), input.rows)
+        ),
+    log:
+        "results/logs/figures/{dataset}_pose_sweep.log",
+    shell:
+        "{PY} -m bench sweep-figure --dataset {wildcards.dataset} --sweep {input.sweep} "
+        "--out-stem results/figures/{wildcards.dataset}_pose_sweep --log {log} {params.rows}"
+
+
+def metric_figure_names():
+    """The figures `bench figures` writes for this config (only families with data)."""
+    names = [f"pose_transfer_{f}" for f in ("ssim", "csim_target", "csim_source", "pose_error")]
+    names.append("kshot")
+    if any({"identity_code", "pose_code"} & get_method(m).cls.provides for m in config["methods"]):
+        names.append("verification")
+    return names
+
+
+rule metric_figures:
+    input:
+        pose_transfer=pose_transfer_metrics,
+        representation=lambda w: [
+            f"results/runs/{w.dataset}/{m}/seed{s}/representation/metrics.json"
+            for m, s in coded_runs(w.dataset)
+        ],
+    output:
+        [
+            report(
+                f"results/figures/{{dataset}}_{name}.png",
+                caption="../report/metric_figures.rst",
+                category="Figures",
+            )
+            for name in metric_figure_names()
+        ],
+        [f"results/figures/{{dataset}}_{name}.pdf" for name in metric_figure_names()],
+    log:
+        "results/logs/figures/{dataset}_metrics.log",
+    benchmark:
+        "results/benchmarks/figures/{dataset}_metrics.tsv"
+    shell:
+        "{PY} -m bench figures --dataset {wildcards.dataset} --out-dir results/figures "
+        "--log {log} {input}"
+
+
+rule figures:
+    """Every table and figure, rebuilt from the stored metrics.json files (no retraining)."""
+    input:
+        all_tables(),
+        all_figures(),
