@@ -18,6 +18,7 @@ from bench.data.dataset import FaceData, to_float_images, to_uint8_images
 from bench.data.index import read_index, read_meta
 from bench.errors import DataError
 from bench.methods.api import Driver, Method
+from bench.protocols.results import load_arrays, save_arrays
 
 YAWS = (-90, -60, -30, 0, 30, 60, 90)
 
@@ -139,15 +140,8 @@ def sweep_figure(
 
 
 def save_sweep(path: Path, arrays: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    save_arrays(path, **arrays)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as data:
-            return {key: data[key] for key in data.files}
-    except FileNotFoundError as error:
-        raise DataError(f"{path}: missing; run the pose-sweep stages first") from error
+    return load_arrays(path, "sweep-drivers` / `sweep")

@@ -25,6 +25,7 @@ from bench.data.dataset import FaceData, to_float_images, to_uint8_images
 from bench.data.index import load_images, read_meta, save_image
 from bench.errors import DataError
 from bench.methods.api import Driver, Method
+from bench.protocols.results import load_arrays, save_arrays
 
 log = logging.getLogger(__name__)
 
@@ -211,18 +212,11 @@ def synthesize(
 
 
 def save_generated(path: Path, outputs: dict[str, np.ndarray], tuples: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, tuple=tuples["tuple"].to_numpy(), **outputs)
-    tmp.replace(path)
+    save_arrays(path, tuple=tuples["tuple"].to_numpy(), **outputs)
 
 
 def load_generated(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as data:
-            return {key: data[key] for key in data.files}
-    except FileNotFoundError as error:
-        raise DataError(f"{path}: missing; run `python -m bench synthesize` first") from error
+    return load_arrays(path, "synthesize")
 
 
 def save_sample_grid(

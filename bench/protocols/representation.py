@@ -21,6 +21,7 @@ from bench.errors import DataError
 from bench.methods.api import Method
 from bench.metrics.pairs import pair_image_path, read_pairs
 from bench.metrics.verification import evaluate_verification, pair_distances
+from bench.protocols.results import load_arrays, save_arrays
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,12 @@ def encode(method: Method, test: FaceData, batch_size: int = 256) -> dict[str, n
 
 
 def save_codes(path: Path, codes: dict[str, np.ndarray], test: FaceData) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, paths=test.index["path"].to_numpy(str), **codes)
-    tmp.replace(path)
+    save_arrays(path, paths=test.index["path"].to_numpy(str), **codes)
 
 
 def load_codes(path: Path, test: FaceData) -> dict[str, np.ndarray]:
     """Codes in the test split's index order (checked against the stored paths)."""
-    try:
-        with np.load(path) as data:
-            codes = {key: data[key] for key in data.files}
-    except FileNotFoundError as error:
-        raise DataError(f"{path}: missing; run `python -m bench encode` first") from error
+    codes = load_arrays(path, "encode")
     paths = codes.pop("paths").astype(str)
     if not np.array_equal(paths, test.index["path"].to_numpy(str)):
         raise DataError(f"{path}: codes were computed for another test split; re-run encode")

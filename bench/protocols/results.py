@@ -52,6 +52,29 @@ def run_context(meta: dict[str, Any], method: str, seed: int) -> dict[str, Any]:
     }
 
 
+def save_arrays(path: Path, **arrays: Any) -> None:
+    """Write arrays to a compressed ``.npz`` atomically (a killed job leaves no partial file)."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_arrays(path: Path, stage: str) -> dict[str, Any]:
+    """Every array of an ``.npz``; a missing file names the stage that writes it."""
+    import numpy as np
+
+    from bench.errors import DataError
+
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: missing; run `python -m bench {stage}` first") from error
+
+
 def write_metrics(path: Path, rows: list[dict[str, Any]], context: dict[str, Any]) -> None:
     """``metrics.json``: every row carries the full context (dataset, method, seed, versions)."""
     path.parent.mkdir(parents=True, exist_ok=True)
