@@ -39,6 +39,22 @@ def test_a_new_folder_is_a_new_method_with_relative_imports(tmp_path):
     assert spec.resolved_config("paper") == {"a": 1, "b": 3}
 
 
+@pytest.mark.parametrize("order", [("echo", "echo_variant"), ("echo_variant", "echo")])
+def test_a_method_may_subclass_a_sibling_folder(tmp_path, order):
+    """Ablations share code: methods/<b>/method.py imports from ..<a>.method."""
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "method.py").write_text(GOOD)
+    (tmp_path / "echo_variant").mkdir()
+    (tmp_path / "echo_variant" / "method.py").write_text(
+        "from ..echo.method import Echo\n\nclass EchoVariant(Echo):\n    pass\n"
+    )
+    registry = discover(tmp_path)
+    specs = {name: registry.get(name) for name in order}
+    assert specs["echo_variant"].cls.__name__ == "EchoVariant"
+    assert issubclass(specs["echo_variant"].cls, Method)
+    assert specs["echo"].cls.name == "echo" and specs["echo_variant"].cls.name == "echo_variant"
+
+
 def test_a_folder_that_does_not_import_names_the_folder(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "method.py").write_text("import does_not_exist_anywhere\n")

@@ -62,11 +62,15 @@ def _merge(base: dict, update: dict, where: str, allow_new: bool) -> None:
 
 
 def _import_method_module(folder: Path) -> types.ModuleType:
-    """Import ``folder/method.py`` as a package module, so ``from .model import X`` works."""
+    """Import ``folder/method.py`` as a package module, so ``from .model import X`` works.
+
+    The root package spans the methods directory, so a method may share a sibling's code
+    with ``from ..caingan.method import CainGAN`` (ablations that differ by config only).
+    """
     root = f"_idpose_methods_{hashlib.sha1(str(folder.parent).encode()).hexdigest()[:8]}"
     if root not in sys.modules:
         root_module = types.ModuleType(root)
-        root_module.__path__ = []
+        root_module.__path__ = [str(folder.parent)]
         sys.modules[root] = root_module
     package_name = f"{root}.{folder.name}"
     package = types.ModuleType(package_name)
