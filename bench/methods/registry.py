@@ -2,7 +2,9 @@
 
 Adding a method is adding a folder; nothing in ``bench`` changes. The folder's
 ``method.py`` defines exactly one subclass of :class:`bench.methods.api.Method`, and
-its ``config.yaml`` holds the settings per scale (``tiny``, ``paper``).
+its ``config.yaml`` holds the settings per scale: ``tiny`` (the embedded default),
+``paper`` (the paper's settings) and ``smoke`` (optional, layered on ``tiny``: the few
+steps that the smoke profile and the method contract tests run).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bench.methods.api import CAPABILITIES, SUPERVISION, Method
 from bench.registry import Registry
 
 METHODS_DIR = REPO_ROOT / "methods"
-SCALES = ("tiny", "paper")
+SCALES = ("smoke", "tiny", "paper")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class MethodSpec:
         if scale not in SCALES:
             raise ConfigError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
         merged = copy.deepcopy(self.config.get("common", {}))
-        _merge(merged, self.config.get(scale, {}), f"{self.folder}/config.yaml:{scale}", True)
+        for section in ("tiny", "smoke") if scale == "smoke" else (scale,):
+            where = f"{self.folder}/config.yaml:{section}"
+            _merge(merged, self.config.get(section, {}), where, section != "smoke")
         _merge(merged, overrides or {}, f"overrides for method {self.name!r}", False)
         return merged
 
@@ -127,7 +131,7 @@ def _load(folder: Path) -> MethodSpec:
     extra = set(config) - {"common", *SCALES}
     if extra:
         raise MethodLoadError(
-            f"{config_path}: unknown top-level keys {sorted(extra)}; use common, tiny, paper"
+            f"{config_path}: unknown top-level keys {sorted(extra)}; use common, {', '.join(SCALES)}"
         )
     cls.name = name
     return MethodSpec(name=name, folder=folder, cls=cls, config=config)
