@@ -12,11 +12,11 @@ import math
 import pandas as pd
 import pytest
 import torch
+from conftest import make_face_data
 
 from bench.methods.api import Driver
 from bench.methods.registry import discover
 from bench.train import TrainSettings, load_trained, train
-from conftest import make_face_data
 
 SPECS = {name: discover().get(name) for name in discover().names()}
 TRAINABLE = sorted(name for name, spec in SPECS.items() if spec.cls.trainable)
