@@ -11,8 +11,10 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,30 @@ def cmd_train_evaluator(args: argparse.Namespace) -> None:
     Path(args.quality).write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
 
 
+@dataclass(frozen=True)
+class RunSeed:
+    """A run's ``--seed``: ``3`` is seed 3 trained; ``0-untrained`` is seed 0 at step 0.
+
+    Untrained runs are the rows that show what training adds: the same networks, the
+    same seed, scored at their initialisation (table rows ``<method> (untrained)``).
+    """
+
+    seed: int
+    untrained: bool = False
+
+    def label(self, method: str) -> str:
+        return f"{method} (untrained)" if self.untrained else method
+
+
+def run_seed(text: str) -> RunSeed:
+    match = re.fullmatch(r"(\d+)(-untrained)?", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid seed {text!r}: use a number (3) or a number with -untrained (0-untrained)"
+        )
+    return RunSeed(int(match[1]), match[2] is not None)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
     from bench.methods.registry import get_method
@@ -119,7 +145,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     spec = get_method(args.method)
     data = FaceData.load(Path(args.data), "train", params["pose_bin_width"])
     settings = TrainSettings(**{k: v for k, v in params["train"].items() if k != "threads"})
-    train(spec, params["method"], data, Path(args.run_dir), args.seed, settings)
+    method_config = dict(params["method"])
+    if args.seed.untrained:
+        method_config["steps"] = 0  # the initialisation: built, seeded, saved, never stepped
+    train(spec, method_config, data, Path(args.run_dir), args.seed.seed, settings)
 
 
 def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any]):
@@ -166,7 +195,65 @@ def cmd_score(args: argparse.Namespace) -> None:
     outputs.pop("tuple", None)
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
     rows = score_pose_transfer(outputs, test, read_tuples(data), oracle, params)
-    write_metrics(Path(args.out), rows, run_context(read_meta(data), args.method, args.seed))
+    context = run_context(read_meta(data), args.seed.label(args.method), args.seed.seed)
+    write_metrics(Path(args.out), rows, context)
+
+
+def cmd_face_reference(args: argparse.Namespace) -> None:
+    from bench.data.dataset import FaceData
+    from bench.protocols.face_scores import FaceEvaluators, reference_features
+    from bench.protocols.pose_transfer import read_tuples
+    from bench.protocols.results import save_arrays
+
+    params = json.loads(args.params)
+    data = Path(args.data)
+    test = FaceData.load(data, "test")
+    arrays = reference_features(test, read_tuples(data), FaceEvaluators(params), params)
+    save_arrays(Path(args.out), **arrays)
+
+
+def cmd_score_faces(args: argparse.Namespace) -> None:
+    from bench.data.index import read_meta
+    from bench.protocols.face_scores import FaceEvaluators, score_faces
+    from bench.protocols.pose_transfer import load_generated
+    from bench.protocols.results import load_arrays, run_context, write_metrics
+
+    params = json.loads(args.params)
+    reference = load_arrays(Path(args.reference), "face-reference")
+    rows = score_faces(
+        load_generated(Path(args.generated)), reference, FaceEvaluators(params), params
+    )
+    context = run_context(read_meta(Path(args.data)), args.seed.label(args.method), args.seed.seed)
+    write_metrics(Path(args.out), rows, context)
+
+
+def cmd_score_reconstruction(args: argparse.Namespace) -> None:
+    from bench.data.index import read_meta
+    from bench.evaluators.synth_oracle import SynthOracle
+    from bench.protocols.reconstruction import score_reconstruction
+    from bench.protocols.results import run_context, write_metrics
+
+    params = json.loads(args.params)
+    test, method = _load_test_and_method(args, params)
+    if not {"reconstruct", "sample"} & method.provides:
+        raise BenchError(f"method {args.method!r} provides neither reconstruct nor sample")
+    oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
+    rows = score_reconstruction(method, test, oracle, params)
+    context = run_context(read_meta(Path(args.data)), args.seed.label(args.method), args.seed.seed)
+    write_metrics(Path(args.out), rows, context)
+
+
+def cmd_score_disentanglement(args: argparse.Namespace) -> None:
+    from bench.data.dataset import FaceData
+    from bench.data.index import read_meta
+    from bench.protocols.representation import disentanglement_rows, load_codes
+    from bench.protocols.results import run_context, write_metrics
+
+    data = Path(args.data)
+    test = FaceData.load(data, "test")
+    rows = disentanglement_rows(load_codes(Path(args.codes), test), test, json.loads(args.params))
+    context = run_context(read_meta(data), args.seed.label(args.method), args.seed.seed)
+    write_metrics(Path(args.out), rows, context)
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
@@ -190,8 +277,9 @@ def cmd_score_representation(args: argparse.Namespace) -> None:
     codes = load_codes(Path(args.codes), test)
     rows = score_representation(codes, test, data / "pairs.txt")
     meta = read_meta(data)
-    write_metrics(Path(args.out), rows, run_context(meta, args.method, args.seed))
-    title = f"{args.method} (seed {args.seed}) on {meta['dataset']} test identities"
+    label = args.seed.label(args.method)
+    write_metrics(Path(args.out), rows, run_context(meta, label, args.seed.seed))
+    title = f"{label} (seed {args.seed.seed}) on {meta['dataset']} test identities"
     tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
 
 
@@ -230,10 +318,19 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    from bench.report.tables import write_pose_transfer_tables, write_verification_tables
+    from bench.report.tables import (
+        write_disentanglement_tables,
+        write_face_tables,
+        write_pose_transfer_tables,
+        write_reconstruction_tables,
+        write_verification_tables,
+    )
 
     writer = {
         "pose_transfer": write_pose_transfer_tables,
+        "pose_transfer_faces": write_face_tables,
+        "reconstruction": write_reconstruction_tables,
+        "disentanglement": write_disentanglement_tables,
         "verification": write_verification_tables,
     }
     written = writer[args.table]([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset)
@@ -282,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("train", cmd_train, "train one (method, seed); resumes from its last checkpoint")
     for flag in ("--method", "--data", "--run-dir", "--params"):
         p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=run_seed, required=True)
     p = stage("synthesize", cmd_synthesize, "run a trained method on the pose-transfer tuples")
     for flag in ("--method", "--data", "--model", "--params", "--out", "--grid"):
         p.add_argument(flag, required=True)
@@ -297,7 +394,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
     ):
         p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=run_seed, required=True)
+    p = stage(
+        "face-reference",
+        cmd_face_reference,
+        "pretrained face evaluators' features of the test tuples' sources, drivers and targets",
+    )
+    for flag in ("--data", "--params", "--out"):
+        p.add_argument(flag, required=True)
+    p = stage(
+        "score-faces", cmd_score_faces, "score generated images with pretrained face evaluators"
+    )
+    for flag in ("--method", "--data", "--generated", "--reference", "--params", "--out"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seed", type=run_seed, required=True)
+    p = stage(
+        "score-reconstruction",
+        cmd_score_reconstruction,
+        "reconstructions (RMSE, SSIM, CSIM) and random samples (FD, KID, FID) of a method",
+    )
+    for flag in ("--method", "--data", "--model", "--identity-oracle", "--pose-oracle"):
+        p.add_argument(flag, required=True)
+    for flag in ("--params", "--out"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seed", type=run_seed, required=True)
+    p = stage(
+        "score-disentanglement",
+        cmd_score_disentanglement,
+        "MIG, DCI and SAP of a method's codes against the exact factors",
+    )
+    for flag in ("--method", "--data", "--codes", "--params", "--out"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seed", type=run_seed, required=True)
     p = stage("encode", cmd_encode, "store a trained method's codes of every test image")
     for flag in ("--method", "--data", "--model", "--params", "--out"):
         p.add_argument(flag, required=True)
@@ -306,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag in ("--method", "--data", "--codes", "--out", "--figure"):
         p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=run_seed, required=True)
     p = stage("sweep-drivers", cmd_sweep_drivers, "render the pose-sweep drivers and exact targets")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
@@ -322,7 +450,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("metrics", nargs="+")
     p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")
-    p.add_argument("--table", choices=["pose_transfer", "verification"], default="pose_transfer")
+    p.add_argument(
+        "--table",
+        choices=[
+            "pose_transfer",
+            "pose_transfer_faces",
+            "verification",
+            "reconstruction",
+            "disentanglement",
+        ],
+        default="pose_transfer",
+    )
     p.add_argument("--dataset", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("metrics", nargs="+")

@@ -82,3 +82,16 @@ def test_environment_yml_pins_the_same_versions_as_pyproject():
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())["dependencies"]
     pip = next(d["pip"] for d in env if isinstance(d, dict))
     assert set(project) <= set(pip), set(project) - set(pip)
+
+
+def test_run_seed_parses_trained_and_untrained_runs():
+    import argparse
+
+    from bench.cli import run_seed
+
+    assert run_seed("3") == run_seed("3") and not run_seed("3").untrained
+    untrained = run_seed("0-untrained")
+    assert untrained.seed == 0 and untrained.untrained
+    assert untrained.label("ipgan") == "ipgan (untrained)" and run_seed("1").label("x") == "x"
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid seed 'seed0'"):
+        run_seed("seed0")

@@ -197,6 +197,26 @@ class DlibFace:
         _log_missing(EMBEDDING_NAME, found)
         return embeddings, found
 
+    def analyse(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Landmarks ``[N, 68, 2]``, descriptors ``[N, 128]`` and ``found`` ``[N]`` from one detection per image.
+
+        The same as :meth:`landmarks` and :meth:`embed` together, at the cost of one detection.
+        """
+        images = check_images(images)
+        points = np.full((len(images), N_LANDMARKS, 2), np.nan)
+        embeddings = np.full((len(images), EMBEDDING_DIM), np.nan)
+        found = np.zeros(len(images), dtype=bool)
+        for i, image in enumerate(images):
+            detection = self._detect_one(image)
+            if detection is not None:
+                shape, points[i] = self._shape_points(detection)
+                embeddings[i] = np.asarray(
+                    self.descriptor.compute_face_descriptor(detection.work, shape)
+                )
+                found[i] = True
+        _log_missing(EMBEDDING_NAME, found)
+        return points, embeddings, found
+
 
 def _log_missing(name: str, found: np.ndarray) -> None:
     """Log how many images had no detected face (they stay in the output as NaN rows)."""

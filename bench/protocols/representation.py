@@ -207,3 +207,65 @@ def tsne_figure(
         written.append(path)
     plt.close(fig)
     return written
+
+
+#: SynthFaces' exact factors scored by MIG, DCI and SAP: (index column, discrete).
+FACTORS = (
+    ("identity", True),
+    ("yaw", False),
+    ("pitch", False),
+    ("roll", False),
+    ("expression", True),
+    ("light", False),
+)
+FACTOR_EVALUATOR = "synth-factors"
+
+
+def disentanglement_rows(
+    codes: dict[str, np.ndarray], test: FaceData, settings: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """MIG, DCI and SAP of the whole code (every code concatenated) against the exact factors.
+
+    ``settings``: ``metrics`` (subset of mig, dci, sap), ``rows`` (test images scored, a
+    seeded random subset; DCI's boosted trees dominate the cost) and ``seed``.
+    """
+    from bench.metrics.disentanglement import dci, mig, sap
+
+    missing = [c for c, _ in FACTORS if c not in test.index.columns]
+    if missing or not (test.index["pose_source"] == "gt").all():
+        raise DataError(
+            f"{test.root}: disentanglement needs exact factors {missing or ''} (pose_source gt); "
+            "only SynthFaces has them"
+        )
+    z = np.concatenate([codes[name] for name in sorted(codes)], axis=1)
+    factors = test.index[[c for c, _ in FACTORS]].to_numpy(np.float64)
+    discrete = np.array([d for _, d in FACTORS])
+    rng = np.random.default_rng(settings["seed"])
+    chosen = np.sort(rng.choice(len(z), size=min(len(z), settings["rows"]), replace=False))
+    z, factors = z[chosen], factors[chosen]
+    functions = {"mig": mig, "dci": dci, "sap": sap}
+    unknown = set(settings["metrics"]) - set(functions)
+    if unknown:
+        raise DataError(f"unknown disentanglement metrics {sorted(unknown)}; use mig, dci, sap")
+    rows = []
+    for name in settings["metrics"]:
+        result = functions[name](z, factors, discrete, seed=settings["seed"])
+        for key, value in result.items():
+            if np.ndim(value) != 0 or key.endswith("_train"):
+                continue
+            rows.append(
+                {
+                    "metric": f"{key}[{FACTOR_EVALUATOR}]",
+                    "value": float(value),
+                    "n": int(len(z)),
+                    "ci95": None,
+                    "spread": "none (one split)",
+                    "higher_is_better": True,
+                    "evaluator": FACTOR_EVALUATOR,
+                    "evaluator_floor": None,
+                    "protocol": "disentanglement/all-codes",
+                    "k": 1,
+                    "code_dims": int(z.shape[1]),
+                }
+            )
+    return rows

@@ -28,7 +28,16 @@ POSE_TRANSFER_COLUMNS = (
     ("kid", "KID"),
     ("fid", "FID"),
 )
-DIGITS = {"pose_error": 1, "kid": 4}
+#: The same protocol scored by pretrained face evaluators (bench.protocols.face_scores).
+FACE_COLUMNS = (
+    ("face_found", "face found"),
+    ("csim_target", "CSIM tgt"),
+    ("csim_source", "CSIM src"),
+    ("aed", "AED"),
+    ("akd", "AKD px"),
+    ("pose_error", "pose err °"),
+)
+DIGITS = {"pose_error": 1, "kid": 4, "akd": 2, "face_found": 2}
 EXTRA_CSV_PREFIXES = ("pose_error_yaw", "pose_error_pitch", "pose_error_roll")
 
 
@@ -95,7 +104,9 @@ def _cell(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def pose_transfer_table(
+    frame: pd.DataFrame, columns: tuple[tuple[str, str], ...] = POSE_TRANSFER_COLUMNS
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(csv table, display table, footnotes) for the pose-transfer protocol."""
     stats = aggregate(frame[frame["protocol"].str.startswith("pose_transfer")])
     keys = ["protocol", "k", "method"]
@@ -115,7 +126,7 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         display = {"protocol": protocol.split("/")[1], "K": str(int(k)), "method": method}
         for metric in metrics:
             prefix = _prefix(metric)
-            if prefix not in {p for p, _ in POSE_TRANSFER_COLUMNS} | set(EXTRA_CSV_PREFIXES):
+            if prefix not in {p for p, _ in columns} | set(EXTRA_CSV_PREFIXES):
                 continue
             arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
             name = f"{metric} {arrow}"
@@ -138,7 +149,7 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
                         f"{name} ci95 high": np.nan,
                     }
                 )
-        for prefix, label in POSE_TRANSFER_COLUMNS:
+        for prefix, label in columns:
             matching = [m for m in metrics if _prefix(m) == prefix]
             for metric in matching:
                 evaluator = metric[len(prefix) :]
@@ -155,7 +166,8 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         csv_rows.append(csv_row)
         display_rows.append(display)
     notes = [
-        "Cells: mean ± std over training seeds; a bare number is a deterministic reference row (1 seed).",
+        "Cells: mean ± std over training seeds; a bare number is one run: a deterministic "
+        "reference row, or a method '(untrained)' scored at its initialisation (first seed, step 0).",
         "N: test tuples per row. ssim[...] names the SSIM variant (Gaussian window 11, sigma 1.5, as skimage).",
     ]
     notes += evaluator_notes(frame)
@@ -165,12 +177,22 @@ def pose_transfer_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             "images; below 2048 samples FID is biased upwards (small-sample), so KID "
             "(unbiased) is reported beside it."
         )
-    if "na_reason" in frame.columns:
-        for metric, reason in (
-            frame.dropna(subset=["na_reason"]).groupby("metric")["na_reason"].first().items()
-        ):
-            notes.append(f"{metric} is n/a: {reason}")
+    notes += na_notes(frame)
     return pd.DataFrame(csv_rows), pd.DataFrame(display_rows), notes
+
+
+def na_notes(frame: pd.DataFrame) -> list[str]:
+    """One note per (metric, reason) of ``n/a`` cells, naming the methods unless it is all."""
+    if "na_reason" not in frame.columns:
+        return []
+    notes = []
+    missing = frame.dropna(subset=["na_reason"])
+    for (metric, reason), group in missing.groupby(["metric", "na_reason"], sort=True):
+        methods = list(dict.fromkeys(group["method"]))
+        everyone = set(methods) >= set(frame.loc[frame["metric"] == metric, "method"])
+        who = "" if everyone else f" for {', '.join(methods)}"
+        notes.append(f"{metric} is n/a{who}: {reason}")
+    return notes
 
 
 def evaluator_notes(frame: pd.DataFrame) -> list[str]:
@@ -201,6 +223,15 @@ def evaluator_notes(frame: pd.DataFrame) -> list[str]:
             facts.append(
                 f"pose MAE {angles['mean']:.2f}° ({per_angle}) on real test renders, the floor of pose error"
             )
+        found = [
+            f["driver_face_found"]
+            for m, f in floor_of.items()
+            if f"[{evaluator}]" in m and "driver_face_found" in f
+        ]
+        if found:
+            facts.append(f"finds a face in {found[0]:.0%} of the real drivers")
+        if not facts:
+            continue
         notes.append(f"Evaluator {evaluator}: {'; '.join(facts)} (held-out identities).")
     return notes
 
@@ -285,6 +316,139 @@ def write_pose_transfer_tables(
         display,
         notes,
         f"{dataset}: pose transfer (protocol 1)",
+    )
+
+
+def write_face_tables(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:
+    """Write ``<dataset>_pose_transfer_faces.{csv,md,tex}``: protocol 1 by pretrained evaluators."""
+    frame = read_metrics(metric_files)
+    csv_table, display, notes = pose_transfer_table(frame, FACE_COLUMNS)
+    notes[1] = (
+        "N: test tuples scored per row (the first N of protocol 1). face found: share of "
+        "generated images in which the detector found a face; every other cell averages the "
+        "tuples where all its faces were found (misses are counted there, never dropped)."
+    )
+    notes.append(
+        "pose err: head pose of the generated image vs the driver, both estimated by the same "
+        "evaluator (its bias cancels). AED: L2 distance of identity embeddings, generated vs "
+        "target; AKD: mean distance in pixels of the 68 landmarks, generated vs target."
+    )
+    return _write_all(
+        Path(out_dir) / f"{dataset}_pose_transfer_faces",
+        csv_table,
+        display,
+        notes,
+        f"{dataset}: pose transfer scored by pretrained face evaluators (protocol 1)",
+    )
+
+
+#: Columns of the reconstruction and disentanglement tables (metric prefix -> label).
+RECONSTRUCTION_COLUMNS = (
+    ("rmse255", "RMSE (0-255)"),
+    ("ssim", "SSIM"),
+    ("csim_input", "CSIM"),
+    ("fd", "FD"),
+    ("kid", "KID"),
+    ("fid", "FID"),
+)
+DISENTANGLEMENT_COLUMNS = (
+    ("mig", "MIG"),
+    ("dci_disentanglement", "DCI-D"),
+    ("dci_completeness", "DCI-C"),
+    ("dci_informativeness", "DCI-I"),
+    ("sap", "SAP"),
+)
+
+
+def method_table(
+    frame: pd.DataFrame, protocol: str, columns: tuple[tuple[str, str], ...]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(csv, display, notes): one row per (part of ``protocol``, method), a column per metric."""
+    rows = frame[frame["protocol"].str.startswith(f"{protocol}/")]
+    if rows.empty:
+        raise DataError(f"no {protocol} rows in the given metrics files")
+    stats = aggregate(rows)
+    csv_rows, display_rows = [], []
+    for (part, method), group in stats.groupby(["protocol", "method"], sort=False):
+        by_metric = group.set_index("metric")
+        csv_row = {
+            "part": part.split("/", 1)[1],
+            "method": method,
+            "seeds": int(group["seeds"].max()),
+            "N": int(group["n"].max()),
+        }
+        display = {"part": csv_row["part"], "method": method, "x": ""}
+        for prefix, label in columns:
+            for metric in [m for m in by_metric.index if _prefix(m) == prefix]:
+                row = by_metric.loc[metric]
+                arrow = _arrow(bool(row["higher_is_better"]))
+                evaluator = metric[len(prefix) :]
+                name = f"{metric} {arrow}"
+                csv_row.update(
+                    {
+                        f"{name} mean": row["mean"],
+                        f"{name} std": row["std"],
+                        f"{name} ci95 low": row["ci_low"],
+                        f"{name} ci95 high": row["ci_high"],
+                    }
+                )
+                header = f"{label}{' ' + evaluator if evaluator else ''} {arrow}"
+                display[header] = _cell(row["mean"], row["std"], DIGITS.get(prefix, 3))
+        display["seeds"] = str(csv_row["seeds"])
+        display["N"] = str(csv_row["N"])
+        display.pop("x")
+        csv_rows.append(csv_row)
+        display_rows.append(display)
+    display = pd.DataFrame(display_rows).fillna("n/a")
+    notes = [
+        "Cells: mean ± std over training seeds; a bare number is one run (one seed, or a "
+        "method '(untrained)' scored at its initialisation).",
+    ]
+    notes += na_notes(rows)
+    return pd.DataFrame(csv_rows), display, notes
+
+
+def write_reconstruction_tables(
+    metric_files: Sequence[Path], out_dir: Path, dataset: str
+) -> list[Path]:
+    """Write ``<dataset>_reconstruction.{csv,md,tex}``: reconstructions and random samples."""
+    csv_table, display, notes = method_table(
+        read_metrics(metric_files), "reconstruction", RECONSTRUCTION_COLUMNS
+    )
+    notes += [
+        "part reconstruct: x vs G(E(x)) on N test images: RMSE on the 0-255 scale (as "
+        "Browatzki & Wallraven report), SSIM, and CSIM of the reconstruction to its input.",
+        "part sample: N random samples G(z) vs all real test images: FD and KID over the "
+        "identity oracle's features, FID over Inception pool3 (small-sample below 2048).",
+    ]
+    return _write_all(
+        Path(out_dir) / f"{dataset}_reconstruction",
+        csv_table,
+        display,
+        notes,
+        f"{dataset}: reconstruction and sampling",
+    )
+
+
+def write_disentanglement_tables(
+    metric_files: Sequence[Path], out_dir: Path, dataset: str
+) -> list[Path]:
+    """Write ``<dataset>_disentanglement.{csv,md,tex}``: MIG, DCI, SAP against exact factors."""
+    csv_table, display, notes = method_table(
+        read_metrics(metric_files), "disentanglement", DISENTANGLEMENT_COLUMNS
+    )
+    notes.append(
+        "Scores of each method's whole code (every code it provides, concatenated) against "
+        "the exact factors of N test images: identity and expression (discrete); yaw, "
+        "pitch, roll and light azimuth (continuous, 20 bins), as disentanglement_lib defines "
+        "MIG, DCI (gradient-boosted trees) and SAP."
+    )
+    return _write_all(
+        Path(out_dir) / f"{dataset}_disentanglement",
+        csv_table,
+        display,
+        notes,
+        f"{dataset}: disentanglement against exact factors",
     )
 
 

@@ -20,7 +20,7 @@ RUN = "results/runs/{dataset}/{method}/seed{seed}"
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     method="[a-z0-9_]+",
-    seed=r"\d+",
+    seed=r"\d+(-untrained)?",
 
 
 def as_json(value):
@@ -28,23 +28,40 @@ def as_json(value):
 
 
 def runs(dataset):
-    """(method, seed) pairs trained on a dataset, in config order."""
-    return [(m, s) for m in config["methods"] for s in trained_seeds(config, m)]
+    """(method, seed) pairs trained on a dataset, in config order, then the untrained rows.
+
+    With ``untrained_rows``, every trainable method is also scored at its initialisation
+    (seed ``<first>-untrained``, steps 0): the row that shows what training adds.
+    """
+    from bench.methods.registry import get_method
+
+    trained = [(m, str(s)) for m in config["methods"] for s in trained_seeds(config, m)]
+    untrained = [
+        (m, f"{config['seeds'][0]}-untrained")
+        for m in config["methods"]
+        if config["untrained_rows"] and get_method(m).cls.trainable
+    ]
+    return trained + untrained
 
 
 def all_tables():
-    """Every table of every dataset: pose transfer always, verification when codes exist."""
+    """Every table of every dataset: pose transfer always (by the synth oracle and, when
+    enabled, by pretrained face evaluators), verification when codes exist."""
     from bench.methods.registry import get_method
 
     tables = ["pose_transfer"]
-    if any({"identity_code", "pose_code"} & get_method(m).cls.provides for m in config["methods"]):
+    if config["protocols"]["face_scores"]["enabled"]:
+        tables.append("pose_transfer_faces")
+    provided = set().union(*(get_method(m).cls.provides for m in config["methods"]))
+    if {"identity_code", "pose_code"} & provided:
         tables.append("verification")
-    return expand(
-        "results/tables/{dataset}_{table}.{ext}",
-        dataset=config["datasets"],
-        table=tables,
-        ext=["csv", "md", "tex"],
-    )
+    if {"reconstruct", "sample"} & provided:
+        tables.append("reconstruction")
+    names = [f"{dataset}_{table}" for dataset in config["datasets"] for table in tables]
+    # Disentanglement needs exact factors, which only SynthFaces has.
+    if {"identity_code", "pose_code"} & provided and "synthfaces" in config["datasets"]:
+        names.append("synthfaces_disentanglement")
+    return expand("results/tables/{name}.{ext}", name=names, ext=["csv", "md", "tex"])
 
 
 def all_figures():
@@ -66,7 +83,13 @@ def print_result_locations():
     print(f"           {root / 'runs'}/<dataset>/<method>/seed<k>/representation/tsne.{{png,pdf}}")
     print(f"  report:  snakemake --report {root / 'report.html'}  (make run writes it)")
     for dataset in config["datasets"]:
-        for name in ("pose_transfer", "verification"):
+        for name in (
+            "pose_transfer",
+            "pose_transfer_faces",
+            "verification",
+            "reconstruction",
+            "disentanglement",
+        ):
             table = root / "tables" / f"{dataset}_{name}.md"
             if table.exists():
                 print("\n" + table.read_text())

@@ -54,3 +54,52 @@ rule score:
         "--data {params.data} --generated {input.generated} "
         "--identity-oracle {input.identity_oracle} --pose-oracle {input.pose_oracle} "
         "--params {params.settings:q} --out {output} --threads {threads} --log {log}"
+
+
+def face_score_params(w):
+    return as_json(
+        {
+            **config["protocols"]["face_scores"],
+            **config["scoring"],
+            "facenet_weights": config["evaluators"]["facenet"]["weights_path"],
+        }
+    )
+
+
+rule face_reference:
+    """Pretrained face evaluators on the tuples' sources, drivers and targets (once per dataset)."""
+    input:
+        tuples=rules.tuples.output,
+    output:
+        "results/reference/{dataset}/face_scores.npz",
+    params:
+        settings=face_score_params,
+        data=lambda w: f"results/data/{w.dataset}",
+    threads: 1
+    log:
+        "results/logs/face_reference/{dataset}.log",
+    benchmark:
+        "results/benchmarks/face_reference/{dataset}.tsv"
+    shell:
+        "{PY} -m bench face-reference --data {params.data} --params {params.settings:q} "
+        "--out {output} --threads {threads} --log {log}"
+
+
+rule score_faces:
+    input:
+        generated=rules.synthesize.output.generated,
+        reference=rules.face_reference.output,
+    output:
+        f"{RUN}/pose_transfer/metrics_faces.json",
+    params:
+        settings=face_score_params,
+        data=lambda w: f"results/data/{w.dataset}",
+    threads: 1
+    log:
+        f"results/logs/score_faces/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/score_faces/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+    shell:
+        "{PY} -m bench score-faces --method {wildcards.method} --seed {wildcards.seed} "
+        "--data {params.data} --generated {input.generated} --reference {input.reference} "
+        "--params {params.settings:q} --out {output} --threads {threads} --log {log}"

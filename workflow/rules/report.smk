@@ -25,6 +25,29 @@ rule pose_transfer_table:
         "--log {log} {input}"
 
 
+rule face_table:
+    input:
+        lambda w: [
+            f"results/runs/{w.dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
+            for m, s in runs(w.dataset)
+        ],
+    output:
+        csv=report(
+            "results/tables/{dataset}_pose_transfer_faces.csv",
+            caption="../report/face_table.rst",
+            category="Tables",
+        ),
+        md="results/tables/{dataset}_pose_transfer_faces.md",
+        tex="results/tables/{dataset}_pose_transfer_faces.tex",
+    log:
+        "results/logs/tables/{dataset}_faces.log",
+    benchmark:
+        "results/benchmarks/tables/{dataset}_faces.tsv"
+    shell:
+        "{PY} -m bench tables --table pose_transfer_faces --dataset {wildcards.dataset} "
+        "--out-dir results/tables --log {log} {input}"
+
+
 rule tables:
     """Every table, rebuilt from the stored metrics.json files (no retraining)."""
     input:

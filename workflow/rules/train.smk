@@ -6,6 +6,8 @@ def train_params(w):
     method_config = spec.resolved_config(
         config["scale"], config["method_overrides"].get(w.method, {})
     )
+    if w.seed.endswith("-untrained"):
+        method_config["steps"] = 0  # scored at its initialisation
     return as_json(
         {
             "method": method_config,
@@ -32,7 +34,7 @@ rule train:
         run_dir=lambda w: RUN.format(**w),
     threads: config["train"]["threads"]
     resources:
-        gpu=lambda w: int(get_method(w.method).cls.trainable),
+        gpu=lambda w: int(get_method(w.method).cls.trainable and "untrained" not in w.seed),
     log:
         f"results/logs/train/{{dataset}}/{{method}}/seed{{seed}}.log",
     benchmark:

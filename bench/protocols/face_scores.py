@@ -1,0 +1,277 @@
+"""Protocol 1 scored by pretrained face evaluators, as papers on real faces score it.
+
+The synth-oracle columns of the pose-transfer table need SynthFaces; these do not. For the
+first ``tuples`` test tuples at each K in ``k``:
+
+- ``csim_target[dlib-resnet]``, ``csim_source[dlib-resnet]``: cosine similarity of dlib's
+  128-d ResNet descriptors of the generated image and the target / the K sources;
+- ``aed[dlib-resnet]``: AED, the L2 distance of those descriptors, generated vs target
+  (FOMM's evaluation);
+- ``akd[dlib-68]``: AKD, the mean pixel distance of the 68 dlib landmarks, generated vs target;
+- ``pose_error[dlib68-pnp]`` and per angle: the head pose that landmarks + solvePnP estimate on
+  the generated image vs on the driver. Both sides use the same estimator, so its bias cancels
+  and the protocol is the same on real data, where no exact angles exist;
+- ``csim_target[facenet-vggface2]``, ``csim_source[facenet-vggface2]``: the same with MTCNN
+  alignment and facenet-pytorch's VGGFace2 InceptionResnetV1, or ``n/a`` with the reason when
+  its weights are not on this machine;
+- ``face_found[dlib-hog]``, ``face_found[mtcnn]``: the share of generated images in which the
+  detector found a face. A pair with a missed face is left out of the distances above and
+  counted here (``n`` is always every scored tuple; ``n_used`` and ``missing_rate`` say how
+  many pairs a mean covers): a method cannot look better by producing non-faces.
+
+Target terms (csim_target, AED, AKD) need a target: the self driver, and the exact cross target
+where the dataset renders one (SynthFaces); on real data the cross rows carry the source and
+pose terms only. The targets', drivers' and sources' features are the same for every method: :func:`reference_features`
+computes them once per dataset (its own DAG job).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.data.dataset import FaceData, to_uint8_images
+from bench.errors import DataError, EvaluatorUnavailable
+from bench.protocols.pose_transfer import KINDS, PROTOCOL, bootstrap_interval, resolve_tuples
+
+log = logging.getLogger(__name__)
+
+DLIB = "dlib"
+FACENET = "facenet"
+EVALUATORS = (DLIB, FACENET)
+
+
+class FaceEvaluators:
+    """The configured pretrained evaluators; an unavailable one keeps its reason instead."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        unknown = set(settings["evaluators"]) - set(EVALUATORS)
+        if unknown:
+            raise DataError(
+                f"unknown face evaluators {sorted(unknown)}; use {', '.join(EVALUATORS)}"
+            )
+        self.dlib: Any = None
+        self.facenet: Any = None
+        if DLIB in settings["evaluators"]:
+            from bench.evaluators.dlib_face import DlibFace
+
+            self.dlib = DlibFace(upsample=settings["dlib_upsample"])
+        if FACENET in settings["evaluators"]:
+            from bench.evaluators.facenet import FacenetFace
+
+            try:
+                self.facenet = FacenetFace(settings.get("facenet_weights"))
+            except EvaluatorUnavailable as error:
+                log.warning("csim[facenet-vggface2] is n/a: %s", error)
+                self.facenet = error
+
+    def features(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every evaluator's outputs for uint8 images ``[N, H, W, 3]`` (NaN rows where no face)."""
+        out: dict[str, np.ndarray] = {}
+        if self.dlib is not None:
+            from bench.evaluators.head_pose import estimate_head_pose
+
+            points, embeddings, found = self.dlib.analyse(images)
+            out.update(
+                dlib_landmarks=points,
+                dlib_embedding=embeddings,
+                dlib_found=found,
+                dlib_pose=estimate_head_pose(points, images.shape[1:3]),
+            )
+        if self.facenet is not None and not isinstance(self.facenet, EvaluatorUnavailable):
+            embeddings, found = self.facenet.embed(images)
+            out.update(facenet_embedding=embeddings, facenet_found=found)
+        return out
+
+
+def scored_tuples(tuples: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
+    """The first ``settings['tuples']`` tuples (all when there are fewer)."""
+    return tuples.iloc[: min(len(tuples), int(settings["tuples"]))]
+
+
+def reference_features(
+    test: FaceData, tuples: pd.DataFrame, evaluators: FaceEvaluators, settings: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Features of the scored tuples' sources ``[n, K_max]``, drivers and targets (per kind).
+
+    The self target is the self driver; the cross target exists only where the dataset
+    renders exact targets (SynthFaces), so on real data the cross rows have no target terms.
+    """
+    chosen = scored_tuples(tuples, settings)
+    resolved = resolve_tuples(test, chosen)
+    n, k_max = resolved.sources.shape[:2]
+    arrays: dict[str, np.ndarray] = {"n": np.array(n), "k_max": np.array(k_max)}
+    sources = evaluators.features(to_uint8_images(resolved.sources.flatten(0, 1)))
+    for name, values in sources.items():
+        arrays[f"source_{name}"] = values.reshape(n, k_max, *values.shape[1:])
+    for kind in KINDS:
+        drivers = evaluators.features(test.images[resolved.drivers[kind]])
+        arrays.update({f"{kind}_driver_{name}": v for name, v in drivers.items()})
+        if kind == "self":
+            arrays.update({f"self_target_{name}": v for name, v in drivers.items()})
+        elif resolved.targets[kind] is not None:
+            targets = evaluators.features(to_uint8_images(resolved.targets[kind]))
+            arrays.update({f"{kind}_target_{name}": v for name, v in targets.items()})
+    return arrays
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity along the last axis; NaN rows (no face) give 0 and are masked by callers."""
+    a, b = np.nan_to_num(a), np.nan_to_num(b)
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    return (a * b).sum(-1)
+
+
+def _row(
+    metric: str,
+    values: np.ndarray,
+    used: np.ndarray,
+    higher: bool,
+    evaluator: str,
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """A metrics row: mean over the ``used`` tuples, N = all scored tuples, misses counted."""
+    n, n_used = len(used), int(used.sum())
+    row = {
+        "metric": metric,
+        "n": n,
+        "n_used": n_used,
+        "missing_rate": 1.0 - n_used / n if n else float("nan"),
+        "higher_is_better": higher,
+        "evaluator": evaluator,
+        "evaluator_floor": None,
+        "protocol": f"{PROTOCOL}/{kind}",
+        "k": k,
+        "spread": "bootstrap95 over tuples with a face found",
+    }
+    if n_used == 0:
+        reason = f"{evaluator}: no pair with a face found in both images"
+        return {**row, "value": float("nan"), "ci95": None, "na_reason": reason}
+    kept = values[used]
+    low, high = bootstrap_interval(kept, settings["bootstrap"], settings["seed"])
+    return {**row, "value": float(kept.mean()), "ci95": [low, high]}
+
+
+def _found_row(
+    found: np.ndarray, driver_found: np.ndarray, detector: str, kind: str, k: int
+) -> dict:
+    """Share of generated images with a face; its floor is the share among the real drivers."""
+    return {
+        "metric": f"face_found[{detector}]",
+        "value": float(found.mean()),
+        "n": len(found),
+        "higher_is_better": True,
+        "evaluator": detector,
+        "evaluator_floor": {"driver_face_found": float(driver_found.mean())},
+        "protocol": f"{PROTOCOL}/{kind}",
+        "k": k,
+        "spread": "none",
+    }
+
+
+def _source_similarity(
+    embedding: np.ndarray, sources: np.ndarray, source_found: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean cosine similarity to the found sources ``[n, K]`` and the tuples it covers."""
+    per_source = np.where(source_found, _cosine(embedding[:, None], sources), 0.0)
+    count = source_found.sum(1)
+    return per_source.sum(1) / np.maximum(count, 1), count > 0
+
+
+def _na_row(metric: str, reason: str, n: int, higher: bool, kind: str, k: int) -> dict:
+    return {
+        "metric": metric,
+        "value": float("nan"),
+        "n": n,
+        "higher_is_better": higher,
+        "evaluator": metric.split("[")[1].rstrip("]"),
+        "evaluator_floor": None,
+        "protocol": f"{PROTOCOL}/{kind}",
+        "k": k,
+        "spread": "none",
+        "na_reason": reason,
+    }
+
+
+def score_faces(
+    outputs: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    evaluators: FaceEvaluators,
+    settings: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Rows for every (kind, K) of ``outputs`` with K in ``settings['k']``."""
+    from bench.evaluators.dlib_face import EMBEDDING_NAME, LANDMARKS_NAME
+    from bench.evaluators.facenet import DETECTOR_NAME
+    from bench.evaluators.facenet import NAME as FACENET_NAME
+    from bench.evaluators.head_pose import NAME as POSE_NAME
+    from bench.metrics.pose import pose_error_degrees
+
+    n = int(reference["n"])
+    rows: list[dict[str, Any]] = []
+
+    def add(metric, values, used, higher, evaluator, kind, k):
+        rows.append(_row(metric, values, used, higher, evaluator, kind, k, settings))
+
+    for key in sorted(outputs):
+        if key == "tuple":
+            continue
+        k, kind = int(key.split("_")[0][1:]), key.split("_")[1]
+        if k not in settings["k"]:
+            continue
+        generated = evaluators.features(outputs[key][:n])
+        has_target = f"{kind}_target_dlib_found" in reference or (
+            f"{kind}_target_facenet_found" in reference
+        )
+        if evaluators.dlib is not None:
+            found = generated["dlib_found"]
+            driver_found = reference[f"{kind}_driver_dlib_found"]
+            rows.append(_found_row(found, driver_found, "dlib-hog", kind, k))
+            emb = generated["dlib_embedding"]
+            csim_src, used = _source_similarity(
+                emb,
+                reference["source_dlib_embedding"][:, :k],
+                reference["source_dlib_found"][:, :k],
+            )
+            add(f"csim_source[{EMBEDDING_NAME}]", csim_src, found & used, True, EMBEDDING_NAME, kind, k)  # fmt: skip
+            pose, driver_pose = generated["dlib_pose"], reference[f"{kind}_driver_dlib_pose"]
+            pose_ok = np.isfinite(pose).all(1) & np.isfinite(driver_pose).all(1)
+            errors = pose_error_degrees(np.nan_to_num(pose), np.nan_to_num(driver_pose))
+            for angle in ("mean", "yaw", "pitch", "roll"):
+                suffix = "" if angle == "mean" else f"_{angle}"
+                add(f"pose_error{suffix}[{POSE_NAME}]", np.asarray(errors[angle]), pose_ok, False, POSE_NAME, kind, k)  # fmt: skip
+            if has_target:
+                target_found = reference[f"{kind}_target_dlib_found"]
+                both = found & target_found
+                target_emb = reference[f"{kind}_target_dlib_embedding"]
+                add(f"csim_target[{EMBEDDING_NAME}]", _cosine(emb, target_emb), both, True, EMBEDDING_NAME, kind, k)  # fmt: skip
+                aed = np.linalg.norm(np.nan_to_num(emb) - np.nan_to_num(target_emb), axis=1)
+                add(f"aed[{EMBEDDING_NAME}]", aed, both, False, EMBEDDING_NAME, kind, k)
+                points = np.nan_to_num(generated["dlib_landmarks"])
+                target_points = np.nan_to_num(reference[f"{kind}_target_dlib_landmarks"])
+                akd = np.linalg.norm(points - target_points, axis=-1).mean(1)
+                add(f"akd[{LANDMARKS_NAME}]", akd, both, False, LANDMARKS_NAME, kind, k)
+        if isinstance(evaluators.facenet, EvaluatorUnavailable):
+            for prefix in ("csim_target", "csim_source"):
+                metric = f"{prefix}[{FACENET_NAME}]"
+                rows.append(_na_row(metric, str(evaluators.facenet), n, True, kind, k))
+        elif evaluators.facenet is not None:
+            found = generated["facenet_found"]
+            rows.append(_found_row(found, reference[f"{kind}_driver_facenet_found"], DETECTOR_NAME, kind, k))  # fmt: skip
+            emb = generated["facenet_embedding"]
+            csim_src, used = _source_similarity(
+                emb,
+                reference["source_facenet_embedding"][:, :k],
+                reference["source_facenet_found"][:, :k],
+            )
+            add(f"csim_source[{FACENET_NAME}]", csim_src, found & used, True, FACENET_NAME, kind, k)  # fmt: skip
+            if has_target:
+                both = found & reference[f"{kind}_target_facenet_found"]
+                csim = _cosine(emb, reference[f"{kind}_target_facenet_embedding"])
+                add(f"csim_target[{FACENET_NAME}]", csim, both, True, FACENET_NAME, kind, k)
+    return rows
