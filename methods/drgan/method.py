@@ -1,0 +1,198 @@
+"""DR-GAN, single-image (Tran, Yin & Liu, "Disentangled Representation Learning GAN for
+Pose-Invariant Face Recognition", CVPR 2017).
+
+G = G_dec(G_enc(x), c, z) rotates a face x to the pose code c; D = [D^d, D^p] classifies
+identity (N_d real classes + one "synthetic" class) and pose (N_p bins). Training is the
+paper's two-player game, all weights 1:
+
+    max_D  E_x[log D^d_{y^d}(x) + log D^p_{y^p}(x)] + E_{x,c,z}[log D^d_{N_d+1}(G(x, c, z))]
+    max_G  E_{x,c,z}[log D^d_{y^d}(G(x, c, z)) + log D^p_{y^t}(G(x, c, z))]
+
+written here as cross-entropies to minimise. G_enc has no loss of its own: it is trained
+through the identity (and pose) classification of the synthetic image, which is what makes
+f(x) the identity representation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+
+from .model import Decoder, Discriminator, Encoder, fuse, init_weights, one_hot
+
+#: Pose bins shown in the training preview: about -60, -30, 0, 30, 60 degrees of yaw.
+PREVIEW_YAWS = (-60.0, -30.0, 0.0, 30.0, 60.0)
+
+
+def discriminator_loss(
+    real: tuple[Tensor, Tensor],
+    identity: Tensor,
+    pose_bin: Tensor,
+    fake_identity_logits: Tensor,
+) -> dict[str, Tensor]:
+    """-V_D of eq. (3): real images to their identity and pose, synthetic ones to class N_d+1.
+
+    ``real`` is D's (D^d, D^p) logits of real images; the "synthetic" class is the last
+    D^d logit.
+    """
+    real_identity_logits, real_pose_logits = real
+    synthetic = torch.full_like(fake_identity_logits[:, 0], fake_identity_logits.shape[1] - 1)
+    return {
+        "d_real_id": F.cross_entropy(real_identity_logits, identity),
+        "d_real_pose": F.cross_entropy(real_pose_logits, pose_bin),
+        "d_fake": F.cross_entropy(fake_identity_logits, synthetic.long()),
+    }
+
+
+def generator_loss(
+    fake: tuple[Tensor, Tensor], identity: Tensor, target_bin: Tensor
+) -> dict[str, Tensor]:
+    """-V_G of eq. (4): the synthetic image is classified as the input's identity y^d (one
+    of the N_d real classes, so also "not synthetic") and as the target pose y^t of c."""
+    fake_identity_logits, fake_pose_logits = fake
+    return {
+        "g_id": F.cross_entropy(fake_identity_logits, identity),
+        "g_pose": F.cross_entropy(fake_pose_logits, target_bin),
+    }
+
+
+class DRGAN(Method):
+    """Single-image DR-GAN: one image in, f(x) = G_enc(x), G_dec(f, c, z) out.
+
+    Each training item is one image with its identity and pose bin; its target pose c is
+    drawn uniformly over the N_p bins and z ~ U(-1, 1)^{N_z}. Every step updates D once
+    and then G (G_enc and G_dec) once on the same synthetic images.
+    """
+
+    needs = frozenset({"identity", "pose_bins"})
+    provides = frozenset({"transfer", "identity_code", "pose_code", "reconstruct"})
+    sampling = Sampling(group=None, frames=1)
+    #: G_enc predicts a confidence omega per image (multi-image DR-GAN only).
+    confidence = False
+
+    def __init__(self, config: dict, info: DatasetInfo) -> None:
+        super().__init__(config, info)
+        width, res = config["width"], info.resolution
+        self.n_pose_bins = info.n_pose_bins
+        self.noise_dim = config["noise_dim"]
+        self.encoder = Encoder(res, width, confidence=self.confidence)
+        self.decoder = Decoder(res, width, info.n_pose_bins, self.noise_dim)
+        self.discriminator = Discriminator(res, width, info.n_identities, info.n_pose_bins)
+        for network in (self.encoder, self.decoder, self.discriminator):
+            init_weights(network, config["init_std"])
+        centres = (
+            torch.tensor(info.pose_bin_edges[:-1])
+            + torch.diff(torch.tensor(info.pose_bin_edges)) / 2
+        )
+        self.preview_bins = [int((centres - yaw).abs().argmin()) for yaw in PREVIEW_YAWS]
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        lr, betas = self.config["lr"], tuple(self.config["betas"])
+        generator = [*self.encoder.parameters(), *self.decoder.parameters()]
+        return {
+            "d": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
+            "g": torch.optim.Adam(generator, lr=lr, betas=betas),
+        }
+
+    # -- the generator ----------------------------------------------------------------------
+    def represent(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        """G_enc on images [N, 3, H, W] in [0, 1]: (f [N, d], omega [N] or None)."""
+        return self.encoder(images * 2 - 1)
+
+    def represent_set(self, sources: Tensor) -> Tensor:
+        """One representation of K images of a person [B, K, 3, H, W]: the fused f [B, d].
+
+        Single-image DR-GAN has no confidence, so its K representations are averaged.
+        """
+        b, k = sources.shape[:2]
+        f, omega = self.represent(sources.flatten(0, 1))
+        return fuse(f.view(b, k, -1), None if omega is None else omega.view(b, k))
+
+    def decode(self, representation: Tensor, pose_bin: Tensor, noise: Tensor | None) -> Tensor:
+        """G_dec(f, c, z) in [-1, 1]; ``noise=None`` is z = 0 (the test-time choice)."""
+        if noise is None:
+            noise = representation.new_zeros(representation.shape[0], self.noise_dim)
+        return self.decoder(representation, one_hot(pose_bin, self.n_pose_bins), noise)
+
+    def draw_targets(self, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Target pose bins c ~ U{0..N_p-1} and noise z ~ U(-1, 1)^{N_z}, from torch's RNG."""
+        target_bin = torch.randint(0, self.n_pose_bins, (n,), device=device)
+        noise = torch.rand(n, self.noise_dim, device=device) * 2 - 1
+        return target_bin, noise
+
+    # -- training ---------------------------------------------------------------------------
+    def adversarial_step(
+        self,
+        real: Tensor,
+        identity: Tensor,
+        pose_bin: Tensor,
+        fakes: list[tuple[Tensor, Tensor, Tensor]],
+    ) -> dict[str, float]:
+        """One D update, then one G update.
+
+        ``real`` [N, 3, H, W] in [-1, 1] with labels; ``fakes`` is a list of (synthetic
+        images in [-1, 1], the identity they must show, their target bin). The G loss is
+        the sum of eq. (4) over the groups (multi-image DR-GAN has two).
+        """
+        synthetic = torch.cat([fake for fake, _, _ in fakes])
+        with self.autocast():
+            d_losses = discriminator_loss(
+                self.discriminator(real),
+                identity,
+                pose_bin,
+                self.discriminator(synthetic.detach())[0],
+            )
+        self.optimize("d", sum(d_losses.values()))
+
+        self.discriminator.requires_grad_(False)
+        g_losses: dict[str, Tensor] = {}
+        with self.autocast():
+            for index, (fake, fake_identity, target_bin) in enumerate(fakes):
+                suffix = "" if len(fakes) == 1 else f"_{index}"
+                for name, loss in generator_loss(
+                    self.discriminator(fake), fake_identity, target_bin
+                ).items():
+                    g_losses[name + suffix] = loss
+        self.optimize("g", sum(g_losses.values()))
+        self.discriminator.requires_grad_(True)
+        return {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
+
+    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+        images = batch.images[:, 0] * 2 - 1
+        identity, pose_bin = batch.identity[:, 0], batch.pose_bin[:, 0]
+        target_bin, noise = self.draw_targets(images.shape[0], images.device)
+        with self.autocast():
+            representation, _ = self.encoder(images)
+            fake = self.decoder(representation, one_hot(target_bin, self.n_pose_bins), noise)
+        return self.adversarial_step(images, identity, pose_bin, [(fake, identity, target_bin)])
+
+    def preview(self, batch: FaceBatch) -> Tensor:
+        """Columns: the input images of the item, then G_dec(f, c, 0) at yaw -60 ... 60."""
+        representation = self.represent_set(batch.images)
+        rotated = [
+            (self.decode(representation, torch.full_like(batch.identity[:, 0], b), None) + 1) / 2
+            for b in self.preview_bins
+        ]
+        return torch.cat([batch.images, torch.stack(rotated, dim=1)], dim=1)
+
+    # -- capabilities -----------------------------------------------------------------------
+    def transfer(self, sources: Tensor, driver: Driver) -> Tensor:
+        """G_dec(f of the sources, c = the driver's pose bin, z = 0)."""
+        output = self.decode(self.represent_set(sources), driver.pose_bin, None)
+        return ((output + 1) / 2).clamp(0, 1)
+
+    def encode(self, images: Tensor) -> dict[str, Tensor]:
+        """identity: f(x); pose: D^p's softmax over the N_p bins (D's pose estimate)."""
+        representation, _ = self.represent(images)
+        _, pose_logits = self.discriminator(images * 2 - 1)
+        return {"identity": representation, "pose": pose_logits.softmax(dim=1)}
+
+    def reconstruct(self, images: Tensor) -> Tensor:
+        """G_dec(f(x), c = argmax D^p(x), z = 0): the image's own bin as D^p estimates it."""
+        representation, _ = self.represent(images)
+        _, pose_logits = self.discriminator(images * 2 - 1)
+        output = self.decode(representation, pose_logits.argmax(dim=1), None)
+        return ((output + 1) / 2).clamp(0, 1)
