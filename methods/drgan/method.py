@@ -129,15 +129,16 @@ class DRGAN(Method):
         real: Tensor,
         identity: Tensor,
         pose_bin: Tensor,
-        fakes: list[tuple[Tensor, Tensor, Tensor]],
+        fakes: dict[str, tuple[Tensor, Tensor, Tensor]],
     ) -> dict[str, float]:
         """One D update, then one G update.
 
-        ``real`` [N, 3, H, W] in [-1, 1] with labels; ``fakes`` is a list of (synthetic
-        images in [-1, 1], the identity they must show, their target bin). The G loss is
-        the sum of eq. (4) over the groups (multi-image DR-GAN has two).
+        ``real`` [N, 3, H, W] in [-1, 1] with its labels; ``fakes`` maps a name to
+        (synthetic images in [-1, 1], the identity they must show, their target bin). The G
+        loss sums eq. (4) over the groups (multi-image DR-GAN has two: "single", "fused");
+        a group's losses are logged as ``g_id_<name>``, ``g_pose_<name>``.
         """
-        synthetic = torch.cat([fake for fake, _, _ in fakes])
+        synthetic = torch.cat([fake for fake, _, _ in fakes.values()])
         with self.autocast():
             d_losses = discriminator_loss(
                 self.discriminator(real),
@@ -150,12 +151,21 @@ class DRGAN(Method):
         self.discriminator.requires_grad_(False)
         g_losses: dict[str, Tensor] = {}
         with self.autocast():
-            for index, (fake, fake_identity, target_bin) in enumerate(fakes):
-                suffix = "" if len(fakes) == 1 else f"_{index}"
+            identity_logits, pose_logits = self.discriminator(
+                synthetic
+            )  # one BN batch, as in D's step
+            sizes = [fake.shape[0] for fake, _, _ in fakes.values()]
+            for group, (_, fake_identity, target_bin), id_logits, p_logits in zip(
+                fakes,
+                fakes.values(),
+                identity_logits.split(sizes),
+                pose_logits.split(sizes),
+                strict=True,
+            ):
                 for name, loss in generator_loss(
-                    self.discriminator(fake), fake_identity, target_bin
+                    (id_logits, p_logits), fake_identity, target_bin
                 ).items():
-                    g_losses[name + suffix] = loss
+                    g_losses[f"{name}_{group}" if group else name] = loss
         self.optimize("g", sum(g_losses.values()))
         self.discriminator.requires_grad_(True)
         return {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
@@ -167,7 +177,7 @@ class DRGAN(Method):
         with self.autocast():
             representation, _ = self.encoder(images)
             fake = self.decoder(representation, one_hot(target_bin, self.n_pose_bins), noise)
-        return self.adversarial_step(images, identity, pose_bin, [(fake, identity, target_bin)])
+        return self.adversarial_step(images, identity, pose_bin, {"": (fake, identity, target_bin)})
 
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: the input images of the item, then G_dec(f, c, 0) at yaw -60 ... 60."""

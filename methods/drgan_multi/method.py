@@ -1,0 +1,79 @@
+"""DR-GAN, multi-image (Tran, Yin & Liu, CVPR 2017, Sec. 3.3), on the single-image code.
+
+G_enc predicts, beside f(x_i), a confidence coefficient omega_i (one more Conv53 channel,
+average-pooled, sigmoid). The n images x_1..x_n of one person are fused into
+
+    f(x_1, ..., x_n) = sum_i omega_i f(x_i) / sum_i omega_i
+
+and G_dec(f, c, z) synthesises from it. G is trained on the n single-image syntheses and
+on the synthesis from the fused representation:
+
+    max_G  sum_{i=1}^{n} [log D^d_{y^d}(G(x_i, c_i, z_i)) + log D^p_{y^t_i}(G(x_i, c_i, z_i))]
+           + log D^d_{y^d}(G(x_1..x_n, c, z)) + log D^p_{y^t}(G(x_1..x_n, c, z))
+
+D is the single-image D, shown every synthetic image (single and fused) as "synthetic".
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from bench.methods.api import DatasetInfo, FaceBatch, Sampling
+
+from ..drgan.method import DRGAN
+from ..drgan.model import fuse, one_hot
+
+#: Images per identity the harness draws for every item (the paper's n = 6); the config
+#: key ``images_per_identity`` (<= this) sets how many of them a step uses.
+FRAMES = 6
+
+
+class DRGANMulti(DRGAN):
+    """Multi-image DR-GAN: learned omega-weighted fusion of K images of one person."""
+
+    sampling = Sampling(group="identity", frames=FRAMES)
+    confidence = True
+
+    def __init__(self, config: dict, info: DatasetInfo) -> None:
+        super().__init__(config, info)
+        self.images_per_identity = int(config["images_per_identity"])
+        if not 1 <= self.images_per_identity <= FRAMES:
+            raise ValueError(
+                f"drgan_multi: images_per_identity must be in 1..{FRAMES} "
+                f"(the frames the harness draws per item), got {self.images_per_identity}"
+            )
+
+    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+        n = self.images_per_identity
+        images = batch.images[:, :n] * 2 - 1  # [B, n, 3, H, W]: one person per item
+        b = images.shape[0]
+        identity = batch.identity[:, 0]  # the same for all n images of an item
+        real = images.flatten(0, 1)
+        real_identity, real_bin = batch.identity[:, :n].flatten(), batch.pose_bin[:, :n].flatten()
+        single_bin, single_noise = self.draw_targets(b * n, real.device)
+        fused_bin, fused_noise = self.draw_targets(b, real.device)
+        with self.autocast():
+            representation, omega = self.encoder(real)
+            single = self.decoder(
+                representation, one_hot(single_bin, self.n_pose_bins), single_noise
+            )
+            fused = fuse(representation.view(b, n, -1), omega.view(b, n))
+            fused_fake = self.decoder(fused, one_hot(fused_bin, self.n_pose_bins), fused_noise)
+        losses = self.adversarial_step(
+            real,
+            real_identity,
+            real_bin,
+            {
+                "single": (single, real_identity, single_bin),
+                "fused": (fused_fake, identity, fused_bin),
+            },
+        )
+        losses["omega_mean"] = float(omega.detach().mean())
+        return losses
+
+    def preview(self, batch: FaceBatch) -> Tensor:
+        """Columns: the item's images used in training, then the fused synthesis at yaw
+        -60 ... 60 (z = 0)."""
+        return super().preview(
+            FaceBatch(images=batch.images[:, : self.images_per_identity], identity=batch.identity)
+        )
