@@ -21,12 +21,12 @@ import pytest
 import scipy.linalg
 import torch
 from PIL import Image
-from pytorch_fid import inception as pytorch_fid_inception
 
 from bench.errors import EvaluatorUnavailable
 from bench.evaluators.inception import (
     WEIGHTS_FILENAME,
     InceptionFeatures,
+    calibrated_random_state_dict,
     hub_weights_path,
 )
 from bench.evaluators.reference_stats import (
@@ -46,36 +46,13 @@ IMAGES_PER_FOLDER = 16
 IMAGE_SIZE = 32
 
 
-def _random_fid_inception_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    """A seeded FID-Inception state dict whose BatchNorm running stats match its activations."""
-    torch.manual_seed(seed)
-    network = pytorch_fid_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-    network.Mixed_5b = pytorch_fid_inception.FIDInceptionA(192, pool_features=32)
-    network.Mixed_5c = pytorch_fid_inception.FIDInceptionA(256, pool_features=64)
-    network.Mixed_5d = pytorch_fid_inception.FIDInceptionA(288, pool_features=64)
-    network.Mixed_6b = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=128)
-    network.Mixed_6c = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=160)
-    network.Mixed_6d = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=160)
-    network.Mixed_6e = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=192)
-    network.Mixed_7b = pytorch_fid_inception.FIDInceptionE_1(1280)
-    network.Mixed_7c = pytorch_fid_inception.FIDInceptionE_2(2048)
-    for module in network.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average: running stats = the calibration batch's
-    network.train()
-    with torch.no_grad():
-        network(torch.rand(6, 3, 299, 299, generator=torch.Generator().manual_seed(seed)) * 2 - 1)
-    return network.state_dict()
-
-
 @pytest.fixture(scope="module")
 def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A TORCH_HOME whose hub cache holds calibrated random FID-Inception weights (96 MB, removed after)."""
     home = tmp_path_factory.mktemp("torch_home")
     weights = home / "hub" / "checkpoints" / WEIGHTS_FILENAME
     weights.parent.mkdir(parents=True)
-    torch.save(_random_fid_inception_state_dict(), weights)
+    torch.save(calibrated_random_state_dict(), weights)
     yield home
     weights.unlink(missing_ok=True)
 

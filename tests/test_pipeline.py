@@ -54,11 +54,15 @@ def smoke_run(tmp_path_factory) -> Path:
 
 def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
     tables = smoke_run / "results" / "tables"
-    assert sorted(p.name for p in tables.iterdir()) == [
+    assert sorted(p.name for p in tables.iterdir()) == sorted(
         f"synthfaces_{t}.{e}"
-        for t in ("pose_transfer", "verification")
+        for t in ("pose_transfer", "pose_transfer_faces", "verification", "disentanglement")
         for e in ("csv", "md", "tex")
-    ]
+    )
+    faces = (tables / "synthfaces_pose_transfer_faces.md").read_text()
+    assert "CSIM tgt [dlib-resnet] ↑" in faces and "pose err ° [dlib68-pnp] ↓" in faces
+    assert "csim_target[facenet-vggface2] is n/a" in faces
+    assert "MIG [synth-factors] ↑" in (tables / "synthfaces_disentanglement.md").read_text()
     verification = (tables / "synthfaces_verification.md").read_text()
     assert re.search(r"\| identity \| cosine +\| pose_ae +\|", verification)
     assert "TAR@FAR" in verification
@@ -162,6 +166,55 @@ def test_report_contains_tables_and_sample_grids(smoke_run):
     html = (smoke_run / "results/report.html").read_text(errors="replace")
     assert "synthfaces_pose_transfer.csv" in html and "samples.png" in html
     assert "synthfaces_verification.csv" in html and "tsne.png" in html
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package; .ci/run installs it
+
+LOAD_EVERY_IMAGE = """async () => {
+  const out = [];
+  for (const [path, entry] of Object.entries(results)) {
+    if (!entry.mime_type.startsWith("image/")) continue;
+    const img = new Image();
+    const ok = await new Promise((done) => {
+      img.onload = () => done(true);
+      img.onerror = () => done(false);
+      img.src = entry.data_uri;
+    });
+    out.push({path, ok, width: img.naturalWidth, height: img.naturalHeight});
+  }
+  return out;
+}"""
+
+
+def test_report_opens_in_headless_chromium_and_every_image_loads(smoke_run):
+    if not CHROMIUM.exists():
+        if os.environ.get("IDPOSE_REQUIRE_CHROMIUM"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    report = smoke_run / "results/report.html"
+    if not report.exists():
+        snakemake(smoke_run, "--report", "results/report.html")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(report.as_uri())
+            page.wait_for_load_state("load")
+            images = page.evaluate(LOAD_EVERY_IMAGE)
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert errors == []
+    broken = [i["path"] for i in images if not (i["ok"] and i["width"] > 0 and i["height"] > 0)]
+    assert broken == []
+    paths = {i["path"] for i in images}
+    assert any(p.endswith("tsne.png") for p in paths) and any("figures/" in p for p in paths)
+    assert any(p.endswith("pose_transfer/samples.png") for p in paths)
+    assert len(images) >= 10 and "Snakemake" in text
 
 
 def test_corrupt_image_in_prepared_data_stops_training_with_the_file_name(smoke_run, tmp_path):

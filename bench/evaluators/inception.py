@@ -169,3 +169,32 @@ def _local_state_dict(state_dict: dict[str, torch.Tensor]) -> Iterator[None]:
             yield
         finally:
             pytorch_fid_inception.load_state_dict_from_url = original
+
+
+def calibrated_random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """A seeded FID-Inception state dict whose BatchNorm running stats match its activations.
+
+    For tests and benchmarks that need a weights file in pytorch-fid's layout without the
+    real weights (which cannot be downloaded here): same architecture, same cost, and
+    non-degenerate features (plain random BatchNorm statistics collapse them). Scores
+    computed with it are not FID.
+    """
+    torch.manual_seed(seed)
+    network = pytorch_fid_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    network.Mixed_5b = pytorch_fid_inception.FIDInceptionA(192, pool_features=32)
+    network.Mixed_5c = pytorch_fid_inception.FIDInceptionA(256, pool_features=64)
+    network.Mixed_5d = pytorch_fid_inception.FIDInceptionA(288, pool_features=64)
+    network.Mixed_6b = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=128)
+    network.Mixed_6c = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=160)
+    network.Mixed_6d = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=160)
+    network.Mixed_6e = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=192)
+    network.Mixed_7b = pytorch_fid_inception.FIDInceptionE_1(1280)
+    network.Mixed_7c = pytorch_fid_inception.FIDInceptionE_2(2048)
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average: running stats = the calibration batch's
+    network.train()
+    with torch.no_grad():
+        network(torch.rand(6, 3, 299, 299, generator=torch.Generator().manual_seed(seed)) * 2 - 1)
+    return network.state_dict()
