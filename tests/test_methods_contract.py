@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 from conftest import make_face_data
 
-from bench.methods.api import Driver
 from bench.methods.registry import discover
+from bench.protocols.pose_transfer import make_driver
 from bench.train import TrainSettings, load_trained, train
 
 SPECS = {name: discover().get(name) for name in discover().names()}
@@ -81,22 +82,6 @@ def test_a_killed_run_resumes_to_the_same_weights(name, data, trained, tmp_path)
         assert torch.equal(straight[key], resumed[key]), f"{name}: {key} differs after resume"
 
 
-def driver_for(method, data, rows) -> Driver:
-    batch = data.batch(rows[:, None], method.needs)
-
-    def first(t):
-        return None if t is None else t[:, 0]
-
-    return Driver(
-        image=batch.images[:, 0],
-        pose=first(batch.pose),
-        pose_bin=first(batch.pose_bin),
-        landmarks=first(batch.landmarks),
-        landmark_image=first(batch.landmark_images),
-        expression=first(batch.expression),
-    )
-
-
 @pytest.mark.parametrize("name", TRAINABLE)
 def test_every_provided_capability_returns_the_contracted_shapes(name, data, trained):
     method = load_trained(trained[name] / "model.pt", SPECS[name])
@@ -105,7 +90,7 @@ def test_every_provided_capability_returns_the_contracted_shapes(name, data, tra
     b, shape = 3, (3, RESOLUTION, RESOLUTION)
     with torch.inference_mode():
         if "transfer" in method.provides:
-            driver = driver_for(method, data, torch.arange(3, 6).numpy())
+            driver = make_driver(data, np.arange(3, 6), method.needs, None)
             for k in (1, 2):
                 sources = images[:k].unsqueeze(0).expand(b, -1, -1, -1, -1)
                 out = method.transfer(sources, driver)
