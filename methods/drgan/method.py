@@ -21,7 +21,7 @@ from torch import Tensor
 
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
 
-from .model import Decoder, Discriminator, Encoder, fuse, init_weights, one_hot
+from .model import Decoder, Discriminator, Encoder, copy_trunk, fuse, init_weights, one_hot
 
 #: Pose bins shown in the training preview: about -60, -30, 0, 30, 60 degrees of yaw.
 PREVIEW_YAWS = (-60.0, -30.0, 0.0, 30.0, 60.0)
@@ -72,6 +72,9 @@ class DRGAN(Method):
     sampling = Sampling(group=None, frames=1)
     #: G_enc predicts a confidence omega per image (multi-image DR-GAN only).
     confidence = False
+    #: Losses logged in the adversarial phase; pretraining steps log them as 0 (every
+    #: step logs the same columns), and the column ``adversarial`` says which phase it was.
+    adversarial_losses: tuple[str, ...] = ("d_real_id", "d_real_pose", "d_fake", "g_id", "g_pose")
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -168,10 +171,36 @@ class DRGAN(Method):
                     g_losses[f"{name}_{group}" if group else name] = loss
         self.optimize("g", sum(g_losses.values()))
         self.discriminator.requires_grad_(True)
-        return {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
+        losses = {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
+        return {"adversarial": 1.0, "pretrain_id": 0.0, **losses}
+
+    def pretrain_step(self, images: Tensor, identity: Tensor) -> dict[str, float]:
+        """Identity-classification pretraining of D's trunk with D^d's N_d real classes.
+
+        The authors' code (tranluan/DR-GAN: main_pretrain.py, then the restore in
+        model_DR_GAN_multi.py) trains a softmax identity classifier first and initialises
+        both D (without its pose and real/fake outputs) and G_enc from it.
+        """
+        with self.autocast():
+            identity_logits, _ = self.discriminator(images)
+            loss = F.cross_entropy(identity_logits[:, :-1], identity)
+        self.optimize("d", loss)
+        return {
+            "adversarial": 0.0,
+            "pretrain_id": loss.item(),
+            **dict.fromkeys(self.adversarial_losses, 0.0),
+        }
+
+    def start_adversarial_phase(self, step: int) -> None:
+        """At the first adversarial step, G_enc takes the pretrained identity trunk of D."""
+        if step == self.config["pretrain_steps"] and step > 0:
+            copy_trunk(self.discriminator.trunk, self.encoder.trunk)
 
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
         images = batch.images[:, 0] * 2 - 1
+        if step < self.config["pretrain_steps"]:
+            return self.pretrain_step(images, batch.identity[:, 0])
+        self.start_adversarial_phase(step)
         identity, pose_bin = batch.identity[:, 0], batch.pose_bin[:, 0]
         target_bin, noise = self.draw_targets(images.shape[0], images.device)
         with self.autocast():

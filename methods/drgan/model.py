@@ -151,6 +151,17 @@ class Discriminator(nn.Module):
         return logits[:, : self.n_identity_logits], logits[:, self.n_identity_logits :]
 
 
+@torch.no_grad()
+def copy_trunk(source: nn.Sequential, target: nn.Sequential) -> None:
+    """Copy a trained trunk into another; where the target has more channels (the omega
+    channel of the multi-image G_enc's Conv53) the extra ones keep their values."""
+    target_state = target.state_dict()
+    for name, value in source.state_dict().items():
+        slices = tuple(slice(0, n) for n in value.shape)
+        target_state[name][slices] = value
+    target.load_state_dict(target_state)
+
+
 def fuse(representations: Tensor, confidence: Tensor | None) -> Tensor:
     """[B, K, d] -> [B, d]: sum_i omega_i f(x_i) / sum_i omega_i (plain mean without omega)."""
     if confidence is None:

@@ -33,6 +33,10 @@ class DRGANMulti(DRGAN):
 
     sampling = Sampling(group="identity", frames=FRAMES)
     confidence = True
+    adversarial_losses = (
+        *("d_real_id", "d_real_pose", "d_fake"),
+        *("g_id_single", "g_pose_single", "g_id_fused", "g_pose_fused", "omega_mean"),
+    )
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -50,6 +54,9 @@ class DRGANMulti(DRGAN):
         identity = batch.identity[:, 0]  # the same for all n images of an item
         real = images.flatten(0, 1)
         real_identity, real_bin = batch.identity[:, :n].flatten(), batch.pose_bin[:, :n].flatten()
+        if step < self.config["pretrain_steps"]:
+            return self.pretrain_step(real, real_identity)  # logs omega_mean as 0 too
+        self.start_adversarial_phase(step)
         single_bin, single_noise = self.draw_targets(b * n, real.device)
         fused_bin, fused_noise = self.draw_targets(b, real.device)
         with self.autocast():
