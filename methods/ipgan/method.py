@@ -101,7 +101,6 @@ class IPGAN(Method):
         x_a, x_b = images[:, 0], images[:, 1]
         b = x_a.shape[0]
         z_id, z_p = self._prior(b)
-        mix = torch.rand(2 * b, device=images.device)  # GP interpolation weights
 
         with self.autocast():
             # Transformation path: identity of x_a, pose of x_b; self-reconstruction of x_a.
@@ -114,24 +113,13 @@ class IPGAN(Method):
             fakes = torch.cat([generated, transformed])  # [2B]
             reals = torch.cat([x_a, x_b])  # the real image each fake is set against
 
-            # Critic: WGAN-GP on each pathway (CR-GAN d_xvs_loss + d_x_loss, one update).
-            real_scores = self.critic(reals)
-            fake_scores = self.critic(fakes.detach())
-            penalty = gradient_penalty(self.critic, reals, fakes, mix)
-            wasserstein_gen = real_scores[:b].mean() - fake_scores[:b].mean()
-            wasserstein_tr = real_scores[b:].mean() - fake_scores[b:].mean()
-            gp_gen, gp_tr = penalty[:b].mean(), penalty[b:].mean()
-            critic_loss = (
-                -wasserstein_gen
-                - wasserstein_tr
-                + cfg["gradient_penalty_weight"] * (gp_gen + gp_tr)
-            )
+            critic_loss, critic_logs = self._critic_loss(reals, fakes.detach(), b)
         self.optimize("critic", critic_loss)
 
         self.critic.requires_grad_(False)
         with self.autocast():
             scores = self.critic(fakes)
-            adversarial = -scores[:b].mean() - scores[b:].mean()
+            adversarial = self._adversarial(scores[:b]) + self._adversarial(scores[b:])
             latent_identity = (self.identity_encoder(generated) - z_id).abs().mean()
             latent_pose = (self.pose_encoder(generated) - z_p).abs().mean()
             reconstruction = channel_sum_l1(transformed, x_b)
@@ -148,15 +136,44 @@ class IPGAN(Method):
 
         return {
             "critic": critic_loss.item(),
-            "wasserstein_gen": wasserstein_gen.item(),
-            "wasserstein_tr": wasserstein_tr.item(),
-            "gp": (gp_gen + gp_tr).item(),
+            **critic_logs,
             "adversarial": adversarial.item(),
             "latent_identity": latent_identity.item(),
             "latent_pose": latent_pose.item(),
             "reconstruction": reconstruction.item(),
             "self_reconstruction": self_reconstruction.item(),
         }
+
+    def _critic_loss(self, reals: Tensor, fakes: Tensor, b: int) -> tuple[Tensor, dict]:
+        """Critic loss of both pathways; rows [:b] are the generation path, [b:] the
+        transformation path, each fake set against its own real image.
+
+        ``wgan-gp`` (CR-GAN): D(fake) - D(real) + lambda_gp * GP per pathway.
+        ``lsgan`` (MUNIT): (D(real) - 1)^2 + D(fake)^2 per pathway.
+        """
+        real_scores, fake_scores = self.critic(reals), self.critic(fakes)
+        paths = (slice(0, b), slice(b, None))
+        if self.config["gan_loss"] == "wgan-gp":
+            mix = torch.rand(len(reals), device=reals.device)  # GP interpolation weights
+            penalty = gradient_penalty(self.critic, reals, fakes, mix)
+            gap = sum(real_scores[p].mean() - fake_scores[p].mean() for p in paths)
+            gp = sum(penalty[p].mean() for p in paths)
+            loss = -gap + self.config["gradient_penalty_weight"] * gp
+            return loss, {"wasserstein": gap.item(), "gp": gp.item()}
+        if self.config["gan_loss"] == "lsgan":
+            loss = sum(
+                ((real_scores[p] - 1) ** 2).mean() + (fake_scores[p] ** 2).mean() for p in paths
+            )
+            return loss, {"d_real": real_scores.mean().item(), "d_fake": fake_scores.mean().item()}
+        raise ValueError(
+            f"ipgan: gan_loss must be wgan-gp or lsgan, not {self.config['gan_loss']!r}"
+        )
+
+    def _adversarial(self, scores: Tensor) -> Tensor:
+        """Generator-side adversarial loss of one pathway's fakes: -D (WGAN) or (D - 1)^2."""
+        if self.config["gan_loss"] == "wgan-gp":
+            return -scores.mean()
+        return ((scores - 1) ** 2).mean()
 
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: x_a, x_b, G(E_id(x_a), E_p(x_b)), G(E_id(x_a), E_p(x_a)), a prior sample."""
