@@ -142,27 +142,31 @@ class DRGAN(Method):
         a group's losses are logged as ``g_id_<name>``, ``g_pose_<name>``.
         """
         synthetic = torch.cat([fake for fake, _, _ in fakes.values()])
+        n_real = real.shape[0]
+        # Real and synthetic images pass through D as one batch (as in the authors' code,
+        # tranluan model_DR_GAN_multi.py), so D's BatchNorm statistics are those of the mix
+        # in both updates and D can see how synthetic images differ from real ones on
+        # average (colour, contrast), which per-batch normalisation would hide.
         with self.autocast():
+            identity_logits, pose_logits = self.discriminator(torch.cat([real, synthetic.detach()]))
             d_losses = discriminator_loss(
-                self.discriminator(real),
+                (identity_logits[:n_real], pose_logits[:n_real]),
                 identity,
                 pose_bin,
-                self.discriminator(synthetic.detach())[0],
+                identity_logits[n_real:],
             )
         self.optimize("d", sum(d_losses.values()))
 
         self.discriminator.requires_grad_(False)
         g_losses: dict[str, Tensor] = {}
         with self.autocast():
-            identity_logits, pose_logits = self.discriminator(
-                synthetic
-            )  # one BN batch, as in D's step
+            identity_logits, pose_logits = self.discriminator(torch.cat([real, synthetic]))
             sizes = [fake.shape[0] for fake, _, _ in fakes.values()]
             for group, (_, fake_identity, target_bin), id_logits, p_logits in zip(
                 fakes,
                 fakes.values(),
-                identity_logits.split(sizes),
-                pose_logits.split(sizes),
+                identity_logits[n_real:].split(sizes),
+                pose_logits[n_real:].split(sizes),
                 strict=True,
             ):
                 for name, loss in generator_loss(
@@ -196,8 +200,16 @@ class DRGAN(Method):
         if step == self.config["pretrain_steps"] and step > 0:
             copy_trunk(self.discriminator.trunk, self.encoder.trunk)
 
+    def set_phase_learning_rate(self, step: int) -> None:
+        """D's Adam runs at ``pretrain_lr`` while pretraining, then at the paper's ``lr``
+        (a function of ``step``, so a resumed run sets the same rate)."""
+        pretraining = step < self.config["pretrain_steps"]
+        for group in self.optimizers["d"].param_groups:
+            group["lr"] = self.config["pretrain_lr" if pretraining else "lr"]
+
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
         images = batch.images[:, 0] * 2 - 1
+        self.set_phase_learning_rate(step)
         if step < self.config["pretrain_steps"]:
             return self.pretrain_step(images, batch.identity[:, 0])
         self.start_adversarial_phase(step)

@@ -54,6 +54,7 @@ class DRGANMulti(DRGAN):
         identity = batch.identity[:, 0]  # the same for all n images of an item
         real = images.flatten(0, 1)
         real_identity, real_bin = batch.identity[:, :n].flatten(), batch.pose_bin[:, :n].flatten()
+        self.set_phase_learning_rate(step)
         if step < self.config["pretrain_steps"]:
             return self.pretrain_step(real, real_identity)  # logs omega_mean as 0 too
         self.start_adversarial_phase(step)
