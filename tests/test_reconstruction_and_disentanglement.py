@@ -121,3 +121,17 @@ def test_disentanglement_needs_exact_factors():
             data,
             {"metrics": ["mig"], "rows": 10, "seed": 0},
         )
+
+
+def test_tsne_of_a_constant_code_says_so_instead_of_crashing(tmp_path):
+    from bench.protocols.representation import tsne_figure
+
+    data = make_face_data(n_identities=6, per_identity=8)
+    codes = {
+        "identity": np.random.default_rng(0).normal(size=(48, 4)),
+        "pose": np.full((48, 3), 0.25),  # a collapsed code, as an untrained softmax head gives
+    }
+    written = tsne_figure(codes, data, tmp_path / "tsne", "collapsed")
+    assert [p.suffix for p in written] == [".png", ".pdf"] and all(
+        p.stat().st_size for p in written
+    )

@@ -182,9 +182,21 @@ def tsne_figure(
     names = sorted(codes, key=lambda c: (c != "identity", c))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4), squeeze=False)
     for axis, name in zip(axes[0], names, strict=True):
+        axis.set_xticks([])
+        axis.set_yticks([])
+        values = codes[name][mask]
+        spread = float(np.ptp(values, axis=0).max()) if values.size else 0.0
+        if not np.isfinite(values).all() or spread < 1e-6 * max(1.0, float(np.abs(values).max())):
+            # A constant (collapsed) code has no neighbourhoods to embed; sklearn's
+            # Barnes-Hut t-SNE divides by zero on it. Say so in the panel instead.
+            reason = "non-finite values" if not np.isfinite(values).all() else "constant"
+            log.warning("t-SNE of the %s code skipped: %s", name, reason)
+            axis.text(0.5, 0.5, f"{name} code is {reason}:\nno t-SNE", ha="center", va="center")
+            axis.set_title(f"{name} code")
+            continue
         points = TSNE(
             n_components=2, perplexity=min(30, mask.sum() // 4), init="pca", random_state=seed
-        ).fit_transform(codes[name][mask])
+        ).fit_transform(values)
         if name == "identity":
             colour = np.searchsorted(chosen, test.index.loc[mask, "identity"].to_numpy())
             scatter = axis.scatter(points[:, 0], points[:, 1], c=colour, cmap="tab20", s=8)
@@ -195,8 +207,6 @@ def tsne_figure(
             )
             fig.colorbar(scatter, ax=axis, label="yaw (°)")
             axis.set_title(f"{name} code, coloured by yaw")
-        axis.set_xticks([])
-        axis.set_yticks([])
     fig.suptitle(title)
     fig.tight_layout()
     out_stem.parent.mkdir(parents=True, exist_ok=True)
