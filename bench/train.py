@@ -203,9 +203,21 @@ def train(
     method.optimizers = method.configure_optimizers()
 
     start = 0
-    if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        check_checkpoint(state, ckpt_path, spec.name, fingerprint)
+    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    if state is not None:
+        check_checkpoint(state, ckpt_path, spec.name, None)
+        if state.get("fingerprint") != fingerprint:
+            # The configuration or seed changed (Snakemake reruns the job when its params
+            # change): keep the old checkpoint beside the new run, never resume from it.
+            stale = ckpt_path.with_name(f"stale-{state.get('fingerprint')}.pt")
+            ckpt_path.replace(stale)
+            log.warning(
+                "%s was trained with another configuration or seed (%s != %s): moved to %s; "
+                "training from scratch",
+                ckpt_path, state.get("fingerprint"), fingerprint, stale,
+            )  # fmt: skip
+            state = None
+    if state is not None:
         method.load_state_dict(state["model"])
         for name, optimizer in method.iter_optimizers():
             optimizer.load_state_dict(state["optimizers"][name])

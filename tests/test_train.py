@@ -119,13 +119,17 @@ def test_checkpoint_of_another_method_is_refused(toy_data, tmp_path):
         load_trained(tmp_path / "model.pt", get_method("copy_source"))
 
 
-def test_checkpoint_of_another_configuration_is_refused_not_deleted(toy_data, tmp_path):
+def test_checkpoint_of_another_configuration_is_moved_aside_not_resumed(toy_data, tmp_path):
     spec = get_method("pose_ae")
     settings = TrainSettings(device="cpu", checkpoint_every=1)
     train(spec, pose_ae_config(steps=2), toy_data, tmp_path, seed=0, settings=settings)
-    with pytest.raises(CheckpointError, match="another configuration"):
-        train(spec, pose_ae_config(steps=2, lr=1e-3), toy_data, tmp_path, seed=0, settings=settings)
-    assert (tmp_path / "checkpoints/last.pt").exists()
+    old = load_checkpoint(tmp_path / "checkpoints/last.pt")
+    train(spec, pose_ae_config(steps=2, lr=1e-3), toy_data, tmp_path / "fresh", seed=0, settings=settings)  # fmt: skip
+    train(spec, pose_ae_config(steps=2, lr=1e-3), toy_data, tmp_path, seed=0, settings=settings)
+    stale = tmp_path / f"checkpoints/stale-{old['fingerprint']}.pt"
+    assert stale.exists() and load_checkpoint(stale)["step"] == 2  # kept, not deleted
+    new, fresh = final_weights(tmp_path), final_weights(tmp_path / "fresh")
+    assert all(torch.equal(new[k], fresh[k]) for k in new)  # trained from scratch
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
