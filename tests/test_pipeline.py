@@ -56,13 +56,24 @@ def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
     tables = smoke_run / "results" / "tables"
     assert sorted(p.name for p in tables.iterdir()) == sorted(
         f"synthfaces_{t}.{e}"
-        for t in ("pose_transfer", "pose_transfer_faces", "verification", "disentanglement")
+        for t in (
+            "pose_transfer",
+            "pose_transfer_faces",
+            "verification",
+            "reconstruction",
+            "disentanglement",
+        )
         for e in ("csv", "md", "tex")
     )
     faces = (tables / "synthfaces_pose_transfer_faces.md").read_text()
     assert "CSIM tgt [dlib-resnet] ↑" in faces and "pose err ° [dlib68-pnp] ↓" in faces
     assert "csim_target[facenet-vggface2] is n/a" in faces
     assert "MIG [synth-factors] ↑" in (tables / "synthfaces_disentanglement.md").read_text()
+    reconstruction = (tables / "synthfaces_reconstruction.md").read_text()
+    assert (
+        "| reconstruct | faceaae" in reconstruction and "| sample      | faceaae" in reconstruction
+    )
+    assert "RMSE (0-255) ↓" in reconstruction
     verification = (tables / "synthfaces_verification.md").read_text()
     assert re.search(r"\| identity \| cosine +\| pose_ae +\|", verification)
     assert "TAR@FAR" in verification
