@@ -101,16 +101,9 @@ def folder_features(
     return tuple(extractor.features(_read_folder(f), batch_size=16) for f in image_folders)
 
 
-@pytest.mark.slow
-def test_fid_matches_pytorch_fid_cli_on_the_same_weights(
-    torch_home: Path,
-    image_folders: tuple[Path, Path],
-    folder_features: tuple[np.ndarray, np.ndarray],
-) -> None:
-    features_a, features_b = folder_features
-    ours = frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytorch_fid", *map(str, image_folders)]
+def _pytorch_fid(torch_home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pytorch_fid", *args]
         + ["--device", "cpu", "--num-workers", "0", "--batch-size", "10"],
         env={**os.environ, "TORCH_HOME": str(torch_home)},
         capture_output=True,
@@ -118,12 +111,44 @@ def test_fid_matches_pytorch_fid_cli_on_the_same_weights(
         timeout=300,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_fid_matches_pytorch_fid_cli_on_the_same_weights(
+    torch_home: Path,
+    image_folders: tuple[Path, Path],
+    folder_features: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    """The CLI's own statistics equal ours; its FID equals ours whenever its sqrtm is stable.
+
+    With 16 images and 2048-d features the covariances are rank 15, and pytorch-fid's
+    ``scipy.linalg.sqrtm`` then sometimes returns an imaginary part above its 1e-3
+    tolerance and raises (it depends on BLAS rounding, i.e. on threads and load). The
+    harness computes the trace term from eigenvalues and is not affected. So the
+    statistics are compared always, and the FID value whenever the CLI produces one.
+    """
+    features_a, features_b = folder_features
+    ours = frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b))
+    assert ours > 1e-3, "different folders must give a clearly positive FID, or nothing is compared"
+    for folder, features in zip(image_folders, folder_features, strict=True):
+        stats = tmp_path / f"{folder.name}.npz"
+        result = _pytorch_fid(torch_home, "--save-stats", str(folder), str(stats))
+        assert result.returncode == 0, result.stderr[-2000:]
+        mu, sigma = feature_statistics(features)
+        reference = np.load(stats)
+        np.testing.assert_allclose(mu, reference["mu"], rtol=1e-4, atol=1e-5)
+        # float32 activations differ by batch composition (the CLI batches 10, we 16):
+        # compare the covariance as a whole, relative Frobenius norm.
+        difference = np.linalg.norm(sigma - reference["sigma"]) / np.linalg.norm(reference["sigma"])
+        assert difference < 1e-3, difference
+    result = _pytorch_fid(torch_home, *map(str, image_folders))
+    if result.returncode != 0:
+        assert "Imaginary component" in result.stderr, result.stderr[-2000:]
+        return
     match = re.search(r"FID:\s+(\S+)", result.stdout)
     assert match, result.stdout
-    reference = float(match.group(1))
-    assert ours > 1e-3, "different folders must give a clearly positive FID, or nothing is compared"
-    assert ours == pytest.approx(reference, rel=1e-3)
+    assert ours == pytest.approx(float(match.group(1)), rel=1e-3)
 
 
 def test_features_of_different_folders_are_not_collapsed(

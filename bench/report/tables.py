@@ -236,12 +236,12 @@ def evaluator_notes(frame: pd.DataFrame) -> list[str]:
     return notes
 
 
-def to_markdown(table: pd.DataFrame, title: str, notes: list[str]) -> str:
+def to_markdown(table: pd.DataFrame, title: str, notes: list[str], text_columns: int = 3) -> str:
     """A pipe table aligned for the terminal, with a title and footnotes."""
     columns = list(table.columns)
     cells = [[str(v) for v in row] for row in table.itertuples(index=False)]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    numeric = [i >= 3 for i in range(len(columns))]
+    numeric = [i >= text_columns for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
         parts = [
@@ -273,14 +273,17 @@ def _latex_escape(text: str) -> str:
         "↑": r"$\uparrow$",
         "↓": r"$\downarrow$",
         "°": r"$^\circ$",
+        "—": "---",
     }
     return "".join(replacements.get(ch, ch) for ch in text)
 
 
-def to_latex(table: pd.DataFrame, caption: str, label: str, notes: list[str]) -> str:
+def to_latex(
+    table: pd.DataFrame, caption: str, label: str, notes: list[str], text_columns: int = 3
+) -> str:
     """A booktabs ``table`` environment with the same cells as the Markdown table."""
     columns = list(table.columns)
-    spec = "ll" + "l" + "r" * (len(columns) - 3)
+    spec = "l" * text_columns + "r" * (len(columns) - text_columns)
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -399,10 +402,12 @@ def method_table(
         display.pop("x")
         csv_rows.append(csv_row)
         display_rows.append(display)
-    display = pd.DataFrame(display_rows).fillna("n/a")
+    display = pd.DataFrame(display_rows).fillna("—")  # not measured for this part; n/a = missing
+    display = display[[c for c in display.columns if c not in ("seeds", "N")] + ["seeds", "N"]]
     notes = [
         "Cells: mean ± std over training seeds; a bare number is one run (one seed, or a "
-        "method '(untrained)' scored at its initialisation).",
+        "method '(untrained)' scored at its initialisation); — marks a score that does not "
+        "apply to that part.",
     ]
     notes += na_notes(rows)
     return pd.DataFrame(csv_rows), display, notes
@@ -427,6 +432,7 @@ def write_reconstruction_tables(
         display,
         notes,
         f"{dataset}: reconstruction and sampling",
+        text_columns=2,
     )
 
 
@@ -434,21 +440,26 @@ def write_disentanglement_tables(
     metric_files: Sequence[Path], out_dir: Path, dataset: str
 ) -> list[Path]:
     """Write ``<dataset>_disentanglement.{csv,md,tex}``: MIG, DCI, SAP against exact factors."""
-    csv_table, display, notes = method_table(
-        read_metrics(metric_files), "disentanglement", DISENTANGLEMENT_COLUMNS
-    )
+    frame = read_metrics(metric_files)
+    csv_table, display, notes = method_table(frame, "disentanglement", DISENTANGLEMENT_COLUMNS)
     notes.append(
         "Scores of each method's whole code (every code it provides, concatenated) against "
         "the exact factors of N test images: identity and expression (discrete); yaw, "
         "pitch, roll and light azimuth (continuous, 20 bins), as disentanglement_lib defines "
         "MIG, DCI (gradient-boosted trees) and SAP."
     )
+    if not frame["metric"].str.startswith("dci_").any():
+        notes.append(
+            "DCI is not computed in this configuration (protocols.disentanglement.metrics; "
+            "its boosted trees cost about 70 s per run on one core): the gpu profile adds it."
+        )
     return _write_all(
         Path(out_dir) / f"{dataset}_disentanglement",
         csv_table,
         display,
         notes,
         f"{dataset}: disentanglement against exact factors",
+        text_columns=2,
     )
 
 
@@ -517,12 +528,18 @@ def verification_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
 
 
 def _write_all(
-    stem: Path, csv_table: pd.DataFrame, display: pd.DataFrame, notes: list[str], title: str
+    stem: Path,
+    csv_table: pd.DataFrame,
+    display: pd.DataFrame,
+    notes: list[str],
+    title: str,
+    text_columns: int = 3,
 ) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv_table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.6f")
-    stem.with_suffix(".md").write_text(to_markdown(display, title, notes))
-    stem.with_suffix(".tex").write_text(to_latex(display, title, f"tab:{stem.name}", notes))
+    stem.with_suffix(".md").write_text(to_markdown(display, title, notes, text_columns))
+    latex = to_latex(display, title, f"tab:{stem.name}", notes, text_columns)
+    stem.with_suffix(".tex").write_text(latex)
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
 
 
