@@ -10,7 +10,7 @@ SNAKEMAKE := $(BIN)/snakemake
 help:
 	@echo "make install  create .venv with the pinned dependencies"
 	@echo "make run      the embedded default, end to end (SynthFaces, tiny models, CPU)"
-	@echo "make smoke    the tiny smoke profile (about a minute)"
+	@echo "make smoke    the tiny smoke profile (about two and a half minutes)"
 	@echo "make test     the test suite (what CI runs)"
 	@echo "make report   results/report.html from the finished run"
 	@echo "make lint     ruff"
