@@ -119,11 +119,11 @@ def reference_features(
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity along the last axis; NaN rows (no face) give 0 and are masked by callers."""
-    a, b = np.nan_to_num(a), np.nan_to_num(b)
-    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    return (a * b).sum(-1)
+    """Row-wise cosine similarity; NaN rows (no face) become zero vectors, which score 0
+    and are masked by the callers."""
+    from bench.metrics.similarity import cosine_similarity
+
+    return cosine_similarity(np.nan_to_num(a), np.nan_to_num(b))
 
 
 def _row(
@@ -179,7 +179,8 @@ def _source_similarity(
     embedding: np.ndarray, sources: np.ndarray, source_found: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean cosine similarity to the found sources ``[n, K]`` and the tuples it covers."""
-    per_source = np.where(source_found, _cosine(embedding[:, None], sources), 0.0)
+    per_source = np.stack([_cosine(embedding, sources[:, j]) for j in range(sources.shape[1])], 1)
+    per_source = np.where(source_found, per_source, 0.0)
     count = source_found.sum(1)
     return per_source.sum(1) / np.maximum(count, 1), count > 0
 
