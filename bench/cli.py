@@ -311,9 +311,15 @@ def cmd_sweep_figure(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from bench.report.figures import write_figures
+    from bench.report.figures import table_bars, write_figures
+    from bench.report.tables import read_metrics
 
-    for path in write_figures([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset):
+    files = [Path(p) for p in args.metrics]
+    if args.table:
+        written = table_bars(read_metrics(files), Path(args.out_dir), args.dataset, args.table)
+    else:
+        written = write_figures(files, Path(args.out_dir), args.dataset)
+    for path in written:
         log.info("wrote %s", path)
 
 
@@ -446,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(flag, required=True)
     p.add_argument("rows", nargs="+", metavar="METHOD=GENERATED_NPZ")
     p = stage("figures", cmd_figures, "bar charts and K-shot curves from metrics.json files")
+    p.add_argument(
+        "--table",
+        choices=["reconstruction", "disentanglement", "pose_transfer_faces"],
+        help="draw this method table's bar chart (default: pose transfer and verification)",
+    )
     p.add_argument("--dataset", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("metrics", nargs="+")

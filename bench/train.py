@@ -196,6 +196,7 @@ def train(
     seed_everything(seed)
 
     info = data.info()
+    sampling = spec.cls.sampling_for(config)
     method = build_method(spec, config, info).to(device)
     if settings.channels_last:
         method = method.to(memory_format=torch.channels_last)
@@ -230,7 +231,7 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     losses_log = _LossLog(run_dir / "train_log.csv", start)
     preview_rows = data.draw_rows(
-        spec.cls.sampling, settings.preview_items, np.random.default_rng([seed, 2**31 - 1])
+        sampling, settings.preview_items, np.random.default_rng([seed, 2**31 - 1])
     )
     preview_batch = data.batch(preview_rows, spec.cls.needs)
 
@@ -269,9 +270,7 @@ def train(
         disable=steps == 0,
     )
     for step in bar:
-        batch = data.sample_batch(spec.cls.sampling, batch_size, spec.cls.needs, seed, step).to(
-            device
-        )
+        batch = data.sample_batch(sampling, batch_size, spec.cls.needs, seed, step).to(device)
         losses = method.training_step(batch, step)
         values = {name: float(value) for name, value in losses.items()}
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
@@ -311,7 +310,7 @@ def train(
         final_path,
     )
     trained = steps - start
-    frames = spec.cls.sampling.frames
+    frames = sampling.frames
     summary = {
         "method": spec.name,
         "seed": seed,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 from PIL import Image
 
 from bench.report.figures import (
@@ -15,6 +16,8 @@ from bench.report.figures import (
     bar_table,
     kshot_curves,
     pose_transfer_bars,
+    table_bars,
+    table_figure,
     verification_bars,
     write_figures,
 )
@@ -232,3 +235,127 @@ def test_empty_frame_writes_nothing(tmp_path: Path) -> None:
     assert kshot_curves(empty, tmp_path, "toy") == []
     assert verification_bars(empty, tmp_path, "toy") == []
     assert list(tmp_path.iterdir()) == []
+
+
+def table_row(method: str, seed: int, protocol: str, metric: str, value: float) -> dict:
+    """One row of a method table's metrics file."""
+    return {
+        "metric": metric,
+        "value": value,
+        "n": 500,
+        "ci95": [value - 0.5, value + 1.0] if np.isfinite(value) else None,
+        "higher_is_better": not metric.startswith(("rmse", "fd", "fid", "akd")),
+        "evaluator": metric.split("[")[1].rstrip("]"),
+        "evaluator_floor": None,
+        "method": method,
+        "k": 1,
+        "protocol": protocol,
+        "seed": seed,
+    }
+
+
+@pytest.fixture(scope="module")
+def table_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    """Reconstruction and face-score files of 2 methods: "ae" (2 seeds) and "enc" (1 seed).
+
+    "enc" only reconstructs (no sample rows); FID is n/a everywhere; dlib finds no face in
+    "enc"'s outputs, so its CSIM is n/a while face_found is 0.
+    """
+    root = tmp_path_factory.mktemp("tables")
+    files: dict[str, list[Path]] = {"reconstruction": [], "pose_transfer_faces": []}
+    for method, seeds in (("ae", [0, 1]), ("enc", [0])):
+        for seed in seeds:
+            rows = [
+                table_row(method, seed, "reconstruction/reconstruct", "rmse255[none]", 30 + seed),
+                table_row(method, seed, "reconstruction/reconstruct", "ssim[none]", 0.4),
+            ]
+            if method == "ae":
+                rows += [
+                    table_row(method, seed, "reconstruction/sample", "fd[synth-oracle]", 0.7),
+                    table_row(
+                        method, seed, "reconstruction/sample", "fid[inception-v3]", float("nan")
+                    ),
+                ]
+            faces = [
+                table_row(method, seed, f"pose_transfer/{kind}", metric, value)
+                for kind in ("self", "cross")
+                for metric, value in (
+                    ("face_found[dlib-hog]", 0.4 if method == "ae" else 0.0),
+                    ("csim_target[dlib-resnet]", 0.9 if method == "ae" else float("nan")),
+                    ("pose_error_yaw[dlib68-pnp]", 3.0),
+                )
+            ]
+            for name, content in (("reconstruction", rows), ("pose_transfer_faces", faces)):
+                path = root / method / f"seed{seed}" / f"{name}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({"rows": content}))
+                files[name].append(path)
+    return files
+
+
+def figure_texts(figure) -> list[str]:
+    return [t.get_text() for t in figure.findobj(Text) if t.get_text()]
+
+
+def test_table_bars_write_png_and_pdf_byte_identically(
+    table_files: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    for table, files in table_files.items():
+        first = table_bars(read_metrics(files), tmp_path / "a", "toy", table)
+        second = table_bars(read_metrics(files), tmp_path / "b", "toy", table)
+        assert [p.name for p in first] == [f"toy_{table}.png", f"toy_{table}.pdf"]
+        for a, b in zip(first, second, strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
+        with Image.open(first[0]) as image:
+            assert image.format == "PNG" and min(image.size) > 200
+
+
+def test_table_figure_has_a_panel_per_scored_metric_and_names_the_unscored(
+    table_files: dict[str, list[Path]],
+) -> None:
+    figure = table_figure(read_metrics(table_files["reconstruction"]), "toy", "reconstruction")
+    labels = [axis.get_ylabel() for axis in figure.axes]
+    assert labels == ["rmse255[none] ↓", "ssim[none] ↑", "fd[synth-oracle] ↓"]
+    texts = " ".join(figure_texts(figure))
+    assert "n/a for every method: fid[inception-v3]" in texts
+    # "enc" has no sample rows at all: no bar and no n/a mark in the FD panel.
+    fd_axis = figure.axes[2]
+    assert not any(t.get_text() == "n/a" for t in fd_axis.texts)
+    heights = [bar.get_height() for bar in fd_axis.patches]
+    assert heights[0] == pytest.approx(0.7) and np.isnan(heights[1])
+    # rmse: "ae" is the mean of its seeds with the std as error bar; "enc" has one seed.
+    rmse = [bar.get_height() for bar in figure.axes[0].patches]
+    assert rmse == [pytest.approx(30.5), pytest.approx(30.0)]
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["ae", "enc"]
+
+
+def test_table_figure_marks_a_methods_missing_score_and_keeps_its_place(
+    table_files: dict[str, list[Path]],
+) -> None:
+    frame = read_metrics(table_files["pose_transfer_faces"])
+    figure = table_figure(frame, "toy", "pose_transfer_faces")
+    # Per-angle pose errors are table columns, not panels; face_found is always scored.
+    assert [axis.get_ylabel() for axis in figure.axes] == [
+        "face_found[dlib-hog] ↑",
+        "csim_target[dlib-resnet] ↑",
+    ]
+    found, csim = figure.axes
+    assert [bar.get_height() for bar in found.patches] == [0.4, 0.0, 0.4, 0.0]
+    assert [t.get_text() for t in csim.texts] == ["n/a", "n/a"]  # enc: self and cross
+    enc_position = 1
+    assert all(abs(t.get_position()[0] - enc_position) < 0.5 for t in csim.texts)
+    legend = figure.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["self, K=1", "cross, K=1"]
+
+
+def test_table_figure_without_any_finite_score_says_so(tmp_path: Path) -> None:
+    rows = [table_row("enc", 0, "disentanglement/all-codes", "mig[synth-factors]", float("nan"))]
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"rows": rows}))
+    frame = read_metrics([path])
+    figure = table_figure(frame, "toy", "disentanglement")
+    assert any("n/a for every method: mig[synth-factors]" in t for t in figure_texts(figure))
+    assert table_figure(frame, "toy", "reconstruction") is None
+    assert table_bars(frame, tmp_path, "toy", "reconstruction") == []
+    with pytest.raises(ValueError, match="no bar figure for table 'verification'"):
+        table_figure(frame, "toy", "verification")

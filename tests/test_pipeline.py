@@ -142,6 +142,7 @@ def test_figures_target_rebuilds_tables_and_figures_byte_identical(smoke_run):
     assert any(name.endswith("_kshot.pdf") for name in before) and any(
         name.endswith(".md") for name in before
     )
+    assert {"synthfaces_reconstruction.png", "synthfaces_disentanglement.pdf"} <= set(before)
     for folder in folders:
         for path in folder.iterdir():
             path.unlink()
@@ -155,6 +156,9 @@ def test_figures_target_rebuilds_tables_and_figures_byte_identical(smoke_run):
         "verification_table",
         "metric_figures",
         "sweep_figure",
+        "face_table",
+        "method_table",
+        "table_figure",
     )
     assert "rule train:" not in result.stdout + result.stderr  # nothing is retrained
     assert {p.name: p.read_bytes() for folder in folders for p in folder.iterdir()} == before

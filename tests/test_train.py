@@ -137,3 +137,25 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=str(path)):
         load_checkpoint(path)
+
+
+def test_sampling_for_config_sets_the_frames_of_every_batch(tmp_path):
+    from conftest import make_face_data
+
+    data = make_face_data(n_identities=6, per_identity=8, resolution=32)
+    spec = get_method("drgan_multi")
+    seen = []
+    original = spec.cls.training_step
+
+    def record(self, batch, step):
+        seen.append(tuple(batch.images.shape[:2]))
+        assert (batch.identity == batch.identity[:, :1]).all()  # n images of one person
+        return original(self, batch, step)
+
+    config = spec.resolved_config("smoke", {"images_per_identity": 3, "steps": 2})
+    spec.cls.training_step = record
+    try:
+        train(spec, config, data, tmp_path, seed=0, settings=TrainSettings(device="cpu"))
+    finally:
+        spec.cls.training_step = original
+    assert seen == [(config["batch_size"], 3)] * 2

@@ -111,6 +111,16 @@ class Method(nn.Module):
     sampling: ClassVar[Sampling] = Sampling()
     trainable: ClassVar[bool] = True
 
+    @classmethod
+    def sampling_for(cls, config: dict[str, Any]) -> Sampling:
+        """How the harness draws training items under ``config`` (default: ``sampling``).
+
+        Override when the number of frames is a config key (K source frames plus a
+        target, n images of one person), so that a `tiny` and a `paper` config draw what
+        each needs.
+        """
+        return cls.sampling
+
     def __init__(self, config: dict[str, Any], info: DatasetInfo) -> None:
         super().__init__()
         self.config = config

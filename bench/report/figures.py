@@ -275,25 +275,60 @@ def _errorbar_note(table: pd.DataFrame, methods: list[str]) -> str:
     return "\n".join(textwrap.wrap("error bars: " + " | ".join(parts), WRAP))
 
 
+def _method_ticks(axis: Any, methods: list[str]) -> None:
+    """Method names under their bar groups, slanted when there are many of them."""
+    if len(methods) > 5:
+        axis.set_xticks(
+            np.arange(len(methods)), methods, rotation=35, ha="right", rotation_mode="anchor"
+        )
+    else:
+        axis.set_xticks(np.arange(len(methods)), methods)
+
+
+def _bar_width(methods: list[str]) -> float:
+    return max(BAR_FIGURE_WIDTH, 3.0 + 0.5 * len(methods))
+
+
 def _bar_figure(
-    table: pd.DataFrame, colours: dict[tuple[str, int], Any], title: str, methods: list[str]
+    table: pd.DataFrame,
+    colours: dict[tuple[str, int], Any],
+    title: str,
+    methods: list[str],
+    missing: pd.DataFrame | None = None,
+    footer: str = "",
+    metrics: list[str] | None = None,
 ) -> Figure:
-    metrics = list(dict.fromkeys(table["metric"]))
-    methods = [m for m in methods if m in set(table["method"])]
-    figure = _new_figure(BAR_FIGURE_WIDTH, BAR_PANEL_HEIGHT * len(metrics))
-    axes = figure.subplots(len(metrics), 1, squeeze=False)[:, 0]
-    series = sorted(
-        {(str(kind), int(k)) for kind, k in zip(table["kind"], table["k"], strict=True)},
-        key=lambda s: (_kind_key(s[0]), s[1]),
+    """One panel per metric; in each, a group of bars per method, one bar per (kind, K).
+
+    ``missing`` lists (metric, kind, k, method) rows that exist but have no finite value:
+    their place is marked "n/a" rather than left looking like a zero.
+    """
+    metrics = metrics or list(dict.fromkeys(table["metric"]))
+    if missing is None:
+        missing = table.iloc[0:0]
+    present = set(table["method"]) | set(missing["method"])
+    methods = [m for m in methods if m in present]
+    footer_lines = textwrap.wrap(footer, WRAP) if footer else []
+    figure = _new_figure(
+        _bar_width(methods), BAR_PANEL_HEIGHT * len(metrics) + 0.14 * len(footer_lines)
     )
-    width = 0.8 / len(series)
+    axes = figure.subplots(len(metrics), 1, squeeze=False)[:, 0]
+    legend: dict[str, Any] = {}
     for axis, metric in zip(axes, metrics, strict=True):
         rows = table[table["metric"] == metric]
+        absent = missing[missing["metric"] == metric]
+        series = sorted(
+            {(str(kind), int(k)) for kind, k in zip(rows["kind"], rows["k"], strict=True)}
+            | {(str(kind), int(k)) for kind, k in zip(absent["kind"], absent["k"], strict=True)},
+            key=lambda s: (_kind_key(s[0]), s[1]),
+        )
+        width = 0.8 / len(series)
         for index, (kind, k) in enumerate(series):
             chosen = rows[(rows["kind"] == kind) & (rows["k"] == k)].set_index("method")
             chosen = chosen.reindex(methods)
             positions = np.arange(len(methods)) + (index - (len(series) - 1) / 2) * width
-            axis.bar(
+            label = f"{kind}, K={k}" if kind in KIND_ORDER else kind
+            bars = axis.bar(
                 positions,
                 chosen["mean"].to_numpy(float),
                 width,
@@ -303,16 +338,30 @@ def _bar_figure(
                 color=colours[(kind, k)],
                 edgecolor="0.25",
                 linewidth=0.4,
-                label=f"{kind}, K={k}",
+                label=label,
             )
+            legend.setdefault(label, bars)
+            gaps = absent[(absent["kind"] == kind) & (absent["k"] == k)]
+            for method in gaps["method"]:
+                if method in methods:
+                    axis.text(
+                        positions[methods.index(method)], 0.0, "n/a", rotation=90,
+                        ha="center", va="bottom", fontsize=6, color="0.35",
+                    )  # fmt: skip
         higher = rows["higher_is_better"].iloc[0]
         axis.set_ylabel(f"{metric}{_arrow(higher)}")
-        axis.set_xticks(np.arange(len(methods)), methods)
-        axis.set_xlabel("method\n" + _errorbar_note(rows, methods))
+        _method_ticks(axis, methods)
+        axis.set_xlim(-0.6, len(methods) - 0.4)
+        note = _errorbar_note(rows, methods)
+        if axis is axes[-1] and footer_lines:
+            note += "\n" + "\n".join(footer_lines)
+        axis.set_xlabel(note if len(methods) > 5 else "method\n" + note)
         axis.grid(axis="y", linewidth=0.4, alpha=0.5)
         axis.set_axisbelow(True)
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside right upper", title="protocol, K", frameon=False)
+    figure.legend(
+        list(legend.values()), list(legend), loc="outside right upper",
+        title="protocol, K" if set(table["kind"]) <= set(KIND_ORDER) else "part", frameon=False,
+    )  # fmt: skip
     figure.suptitle(title)
     return figure
 
@@ -338,6 +387,83 @@ def pose_transfer_bars(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list
             )
             written += _save(figure, Path(out_dir) / f"{dataset}_pose_transfer_{family}")
     return written
+
+
+#: The method tables drawn as bar charts: protocol prefix, metric families (None: all), title.
+TABLE_FIGURES: dict[str, tuple[str, tuple[str, ...] | None, str]] = {
+    "reconstruction": ("reconstruction/", None, "reconstruction and sampling"),
+    "disentanglement": ("disentanglement/", None, "disentanglement against exact factors"),
+    "pose_transfer_faces": (
+        "pose_transfer/",
+        ("face_found", "csim_target", "csim_source", "aed", "akd", "pose_error"),
+        "pose transfer scored by pretrained face evaluators",
+    ),
+}
+
+
+def _table_rows(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The rows of one method table (all values, NaN included) with ``family``/``kind``/``k``."""
+    prefix, families, _ = TABLE_FIGURES[table]
+    if frame.empty or "protocol" not in frame:
+        return frame.iloc[0:0]
+    rows = frame[frame["protocol"].astype(str).str.startswith(prefix)].copy()
+    rows["family"] = rows["metric"].map(_family)
+    if families is not None:
+        rows = rows[rows["family"].isin(families)]
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+    rows["kind"] = rows["protocol"].str.split("/", n=1).str[1]
+    rows["k"] = rows["k"].fillna(1).astype(int) if "k" in rows else 1
+    if "ci95" not in rows:
+        rows["ci95"] = None
+    return rows
+
+
+def table_figure(frame: pd.DataFrame, dataset: str, table: str) -> Figure | None:
+    """A method table as bar charts: one panel per metric with a value (None: no rows).
+
+    Error bars as in the pose-transfer bars (std over seeds, else the 95% bootstrap interval).
+    A method whose score is n/a gets an "n/a" mark in place of its bar; a metric that is n/a
+    for every method gets no panel and is named under the figure. Call inside ``_styled()``.
+    """
+    if table not in TABLE_FIGURES:
+        raise ValueError(f"no bar figure for table {table!r}; known: {sorted(TABLE_FIGURES)}")
+    rows = _table_rows(frame, table)
+    if rows.empty:
+        return None
+    keys = ["metric", "kind", "k", "method"]
+    finite = rows[np.isfinite(rows["value"])]
+    missing = rows[~np.isfinite(rows["value"])].drop_duplicates(keys)
+    scored = pd.MultiIndex.from_frame(finite[keys])
+    missing = missing[~pd.MultiIndex.from_frame(missing[keys]).isin(scored)]
+    unplotted = [m for m in dict.fromkeys(rows["metric"]) if m not in set(finite["metric"])]
+    missing = missing[~missing["metric"].isin(unplotted)]
+    footer = (
+        f"not plotted, n/a for every method: {', '.join(unplotted)} (reasons in the table's notes)"
+        if unplotted
+        else ""
+    )
+    title = f"{dataset}: {TABLE_FIGURES[table][2]}"
+    if finite.empty:
+        figure = _new_figure(BAR_FIGURE_WIDTH, 2.0)
+        axis = figure.subplots()
+        axis.set_axis_off()
+        axis.text(0.5, 0.5, "\n".join(textwrap.wrap(footer, 70)), ha="center", va="center")
+        figure.suptitle(title)
+        return figure
+    return _bar_figure(
+        _aggregate(finite), series_colours(rows), title, method_order(rows), missing, footer,
+        metrics=list(dict.fromkeys(finite["metric"])),
+    )  # fmt: skip
+
+
+def table_bars(frame: pd.DataFrame, out_dir: Path, dataset: str, table: str) -> list[Path]:
+    """Write ``<dataset>_<table>.png`` and ``.pdf`` (see ``table_figure``); [] without rows."""
+    with _styled():
+        figure = table_figure(frame, dataset, table)
+        if figure is None:
+            log.info("%s: no %s rows; no figure", dataset, table)
+            return []
+        return _save(figure, Path(out_dir) / f"{dataset}_{table}")
 
 
 def kshot_curves(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:

@@ -23,29 +23,28 @@ from bench.methods.api import DatasetInfo, FaceBatch, Sampling
 from ..drgan.method import DRGAN
 from ..drgan.model import fuse, one_hot
 
-#: Images per identity the harness draws for every item (the paper's n = 6); the config
-#: key ``images_per_identity`` (<= this) sets how many of them a step uses.
-FRAMES = 6
-
 
 class DRGANMulti(DRGAN):
-    """Multi-image DR-GAN: learned omega-weighted fusion of K images of one person."""
+    """Multi-image DR-GAN: learned omega-weighted fusion of n images of one person."""
 
-    sampling = Sampling(group="identity", frames=FRAMES)
+    sampling = Sampling(group="identity", frames=6)  # the paper's n = 6
     confidence = True
     adversarial_losses = (
         *("d_real_id", "d_real_pose", "d_fake"),
         *("g_id_single", "g_pose_single", "g_id_fused", "g_pose_fused", "omega_mean"),
     )
 
+    @classmethod
+    def sampling_for(cls, config: dict) -> Sampling:
+        """n = ``images_per_identity`` images of one person per item (paper: 6)."""
+        n = int(config["images_per_identity"])
+        if n < 1:
+            raise ValueError(f"drgan_multi: images_per_identity must be >= 1, got {n}")
+        return Sampling(group="identity", frames=n)
+
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
         self.images_per_identity = int(config["images_per_identity"])
-        if not 1 <= self.images_per_identity <= FRAMES:
-            raise ValueError(
-                f"drgan_multi: images_per_identity must be in 1..{FRAMES} "
-                f"(the frames the harness draws per item), got {self.images_per_identity}"
-            )
 
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
         n = self.images_per_identity

@@ -44,9 +44,10 @@ def runs(dataset):
     return trained + untrained
 
 
-def all_tables():
+def table_names():
     """Every table of every dataset: pose transfer always (by the synth oracle and, when
-    enabled, by pretrained face evaluators), verification when codes exist."""
+    enabled, by pretrained face evaluators), verification when codes exist, reconstruction
+    when a method reconstructs or samples, disentanglement on SynthFaces."""
     from bench.methods.registry import get_method
 
     tables = ["pose_transfer"]
@@ -61,17 +62,21 @@ def all_tables():
     # Disentanglement needs exact factors, which only SynthFaces has.
     if {"identity_code", "pose_code"} & provided and "synthfaces" in config["datasets"]:
         names.append("synthfaces_disentanglement")
-    return expand("results/tables/{name}.{ext}", name=names, ext=["csv", "md", "tex"])
+    return names
+
+
+def all_tables():
+    return expand("results/tables/{name}.{ext}", name=table_names(), ext=["csv", "md", "tex"])
 
 
 def all_figures():
-    """Pose sweeps, bar charts, K-shot curves and verification bars (PNG and PDF)."""
-    return expand(
-        "results/figures/{dataset}_{name}.{ext}",
-        dataset=config["datasets"],
-        name=["pose_sweep", *metric_figure_names()],
-        ext=["png", "pdf"],
-    )
+    """Pose sweeps, bar charts of every table, K-shot curves (PNG and PDF)."""
+    return [
+        f"results/figures/{dataset}_{name}.{ext}"
+        for dataset in config["datasets"]
+        for name in ["pose_sweep", *metric_figure_names(), *table_figure_names(dataset)]
+        for ext in ("png", "pdf")
+    ]
 
 
 def print_result_locations():

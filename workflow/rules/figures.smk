@@ -100,6 +100,48 @@ rule metric_figures:
         "--log {log} {input}"
 
 
+def table_figure_names(dataset):
+    """Bar charts of the method tables this config writes for a dataset."""
+    names = set(table_names())
+    return [
+        t
+        for t in ("pose_transfer_faces", "reconstruction", "disentanglement")
+        if f"{dataset}_{t}" in names
+    ]
+
+
+def table_figure_files(dataset, table):
+    """The metrics files behind one method table (the same as its table rule reads)."""
+    if table == "pose_transfer_faces":
+        return [
+            f"results/runs/{dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
+            for m, s in runs(dataset)
+        ]
+    return method_table_rule_files(dataset, table)
+
+
+rule table_figure:
+    """Bar charts of the face, reconstruction and disentanglement tables."""
+    input:
+        lambda w: table_figure_files(w.dataset, w.table),
+    output:
+        png=report(
+            "results/figures/{dataset}_{table}.png",
+            caption="../report/table_figure.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/{dataset}_{table}.pdf",
+    wildcard_constraints:
+        table="pose_transfer_faces|reconstruction|disentanglement",
+    log:
+        "results/logs/figures/{dataset}_{table}.log",
+    benchmark:
+        "results/benchmarks/figures/{dataset}_{table}.tsv"
+    shell:
+        "{PY} -m bench figures --table {wildcards.table} --dataset {wildcards.dataset} "
+        "--out-dir results/figures --log {log} {input}"
+
+
 rule figures:
     """Every table and figure, rebuilt from the stored metrics.json files (no retraining)."""
     input:
