@@ -16,6 +16,7 @@ import torch
 from conftest import make_face_data
 
 from bench.methods.registry import discover
+from bench.perceptual import save_random_weights
 from bench.protocols.pose_transfer import make_driver
 from bench.train import TrainSettings, load_trained, train
 
@@ -33,22 +34,43 @@ def data():
     return make_face_data(n_identities=6, per_identity=8, resolution=RESOLUTION)
 
 
-def smoke_config(name: str, steps: int = 4) -> dict:
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("perceptual")
+
+
+def smoke_config(name: str, weights_dir, steps: int = 4) -> dict:
     config = SPECS[name].resolved_config("smoke")
     assert "steps" in config and "batch_size" in config, (
         f"methods/{name}/config.yaml: a trainable method's config needs 'steps' and 'batch_size'"
     )
-    return {**config, "steps": steps, "batch_size": min(config["batch_size"], 4)}
+    config = {**config, "steps": steps, "batch_size": min(config["batch_size"], 4)}
+    return with_random_perceptual_weights(config, weights_dir)
+
+
+def with_random_perceptual_weights(config: dict, directory) -> dict:
+    """A config with a ``perceptual`` section gets a random weights file of its backbone.
+
+    The DAG supplies real weights (bench/perceptual.py); here nothing is downloaded or trained.
+    """
+    section = config.get("perceptual")
+    if not section:
+        return config
+    path = directory / f"{section['backbone']}-{RESOLUTION}.pt"
+    if not path.exists():
+        save_random_weights(section["backbone"], path, RESOLUTION)
+    return {**config, "perceptual": {**section, "weights_path": str(path)}}
 
 
 @pytest.fixture(scope="module")
-def trained(data, tmp_path_factory):
+def trained(data, weights_dir, tmp_path_factory):
     """Each trainable method trained 4 steps once; the tests share the run directories."""
     runs = {}
     for name in TRAINABLE:
         run_dir = tmp_path_factory.mktemp(name)
         settings = TrainSettings(device="cpu", checkpoint_every=2)
-        train(SPECS[name], smoke_config(name), data, run_dir, seed=0, settings=settings)
+        config = smoke_config(name, weights_dir)
+        train(SPECS[name], config, data, run_dir, seed=0, settings=settings)
         runs[name] = run_dir
     return runs
 
@@ -64,8 +86,8 @@ def test_training_logs_finite_losses_and_a_sample_grid(name, trained):
 
 
 @pytest.mark.parametrize("name", TRAINABLE)
-def test_a_killed_run_resumes_to_the_same_weights(name, data, trained, tmp_path):
-    spec, config = SPECS[name], smoke_config(name)
+def test_a_killed_run_resumes_to_the_same_weights(name, data, trained, weights_dir, tmp_path):
+    spec, config = SPECS[name], smoke_config(name, weights_dir)
     settings = TrainSettings(device="cpu", checkpoint_every=2)
 
     def kill_after_3(step):

@@ -1,6 +1,17 @@
 from bench.methods.registry import get_method  # noqa: E402
 
 
+def perceptual_oracle(w):
+    """The perceptual-loss backbone a method trains with, when it is the DAG-trained oracle."""
+    spec = get_method(w.method)
+    section = spec.resolved_config(
+        config["scale"], config["method_overrides"].get(w.method, {})
+    ).get("perceptual")
+    if section and section.get("backbone") == "synth-oracle" and not section.get("weights_path"):
+        return [f"results/evaluators/{w.dataset}/synth-oracle-perceptual.pt"]
+    return []
+
+
 def train_params(w):
     spec = get_method(w.method)
     method_config = spec.resolved_config(
@@ -8,6 +19,8 @@ def train_params(w):
     )
     if w.seed.endswith("-untrained"):
         method_config["steps"] = 0  # scored at its initialisation
+    for path in perceptual_oracle(w):
+        method_config["perceptual"]["weights_path"] = path
     return as_json(
         {
             "method": method_config,
@@ -20,6 +33,7 @@ def train_params(w):
 rule train:
     input:
         rules.prepare.output.meta,
+        perceptual_oracle,
     output:
         model=f"{RUN}/model.pt",
         samples=report(

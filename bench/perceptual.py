@@ -1,0 +1,268 @@
+"""Perceptual losses with a named, swappable backbone (research/methods.md §8).
+
+CainGAN, pix2pixHD and FSHM train with an L1 loss between a frozen network's features
+of the generated and the real image: ``sum_l w_l * L1(phi_l(x), phi_l(y))``. Their papers
+use ImageNet VGG19 (and VGGFace), whose weights cannot be downloaded here, so the
+backbone is a named component chosen by a method config's ``perceptual`` section::
+
+    perceptual:
+      backbone: synth-oracle   # or vgg19
+      weights_path: null       # the DAG fills it for synth-oracle; vgg19 falls back to torch hub's cache
+      layer_weights: null      # null: the backbone's default weights, one per layer
+
+- ``vgg19``: torchvision's VGG19 feature layout, layers relu1_1, relu2_1, relu3_1,
+  relu4_1, relu5_1 (``features`` slices 0-1, 2-6, 7-11, 12-20, 21-29) with weights
+  1/32, 1/16, 1/8, 1/4, 1, fed [0, 1] images without ImageNet normalisation, exactly as
+  CainGAN's and pix2pixHD's code. Weights come from ``weights_path`` or torch hub's cache
+  (``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``); they are never downloaded.
+- ``synth-oracle``: the trunk of a SynthFaces identity oracle (a CosFace face classifier,
+  :mod:`bench.evaluators.synth_oracle`), features after each of its stride-2 stages.
+  The DAG trains a separate instance with another seed for this, so that methods never
+  optimise the very network that scores their CSIM.
+
+The backbone is frozen and kept out of the owning method's parameters and state_dict
+(no optimizer sees it, checkpoints do not carry it); ``.to(device)`` still moves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bench.errors import CheckpointError, ConfigError
+
+BACKBONES = ("vgg19", "synth-oracle")
+SPEC_KEYS = frozenset({"backbone", "weights_path", "layer_weights"})
+
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
+#: End (exclusive) of each slice of torchvision's ``vgg19().features``: relu1_1 .. relu5_1.
+VGG19_SLICE_ENDS = (2, 7, 12, 21, 30)
+VGG19_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+#: Layers per stage of the oracle's ConvTrunk: conv-BN-ReLU-conv-BN-ReLU.
+ORACLE_LAYERS_PER_STAGE = 6
+ORACLE_CHECKPOINT_METHOD = "synth-oracle-identity"
+
+
+class PerceptualWeightsMissing(ConfigError):
+    """The configured perceptual backbone has no weights file on this machine."""
+
+
+class PerceptualLoss(nn.Module):
+    """``forward(x, y) = sum_l w_l * mean|phi_l(x) - phi_l(y)|`` over a frozen backbone.
+
+    ``x`` and ``y`` are float images in [0, 1], ``[B, 3, H, W]``; gradients flow to ``x``
+    (and to ``y`` if it requires them). ``name`` says which backbone it is, for logs,
+    ``train.json`` and READMEs.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        slices: Sequence[nn.Module],
+        layer_weights: Sequence[float],
+        preprocess: Callable[[Tensor], Tensor],
+        source: str,
+    ) -> None:
+        super().__init__()
+        if len(slices) != len(layer_weights):
+            raise ConfigError(
+                f"perceptual.layer_weights: {len(layer_weights)} weights for the "
+                f"{len(slices)} layers of backbone {name!r}"
+            )
+        for block in slices:
+            block.eval()
+            for parameter in block.parameters():
+                parameter.requires_grad_(False)
+        self.name = name
+        self.source = source
+        self.layer_weights = tuple(float(w) for w in layer_weights)
+        self._preprocess = preprocess
+        # A tuple, not an nn.ModuleList: the backbone is no submodule, so it is in neither
+        # parameters() nor state_dict() of the method owning this loss, and the method's
+        # train() never takes it out of eval mode (frozen batch-norm statistics). _apply
+        # still moves it with .to(device) and memory-format changes.
+        self._slices: tuple[nn.Module, ...] = tuple(slices)
+
+    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 (torch's signature)
+        for block in self._slices:
+            block._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def features(self, images: Tensor) -> list[Tensor]:
+        """The backbone's activations at each perceptual layer for ``images`` in [0, 1]."""
+        out, h = [], self._preprocess(images)
+        for block in self._slices:
+            h = block(h)
+            out.append(h)
+        return out
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        features_y = self.features(y)
+        if not y.requires_grad:
+            features_y = [f.detach() for f in features_y]
+        return sum(
+            w * F.l1_loss(fx, fy)
+            for w, fx, fy in zip(self.layer_weights, self.features(x), features_y, strict=True)
+        )
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, layers={len(self._slices)}, source={self.source!r}"
+
+
+def build_perceptual(spec: dict[str, Any]) -> PerceptualLoss:
+    """The perceptual loss a method config's ``perceptual`` section describes."""
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise ConfigError(
+            f"perceptual: unknown key(s) {sorted(unknown)}; expected {sorted(SPEC_KEYS)}"
+        )
+    backbone = spec.get("backbone")
+    if backbone not in BACKBONES:
+        raise ConfigError(f"perceptual.backbone: {backbone!r} is not one of {list(BACKBONES)}")
+    weights_path = spec.get("weights_path")
+    if backbone == "vgg19":
+        slices, defaults, preprocess, source = _vgg19(weights_path)
+    else:
+        slices, defaults, preprocess, source = _synth_oracle(weights_path)
+    layer_weights = spec.get("layer_weights")
+    return PerceptualLoss(
+        backbone, slices, defaults if layer_weights is None else layer_weights, preprocess, source
+    )
+
+
+def vgg19_cache_path() -> Path:
+    """Where torchvision caches the ImageNet VGG19 weights (honours ``$TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+
+
+def _vgg19_features() -> nn.Sequential:
+    from torchvision.models.vgg import cfgs, make_layers
+
+    features = make_layers(cfgs["E"], batch_norm=False)  # torchvision's vgg19().features
+    for module in features:
+        if isinstance(module, nn.ReLU):
+            module.inplace = False  # the features are returned and compared, keep them intact
+    return features
+
+
+def _vgg19(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
+    path = Path(weights_path) if weights_path else vgg19_cache_path()
+    if not path.is_file():
+        raise PerceptualWeightsMissing(
+            f"perceptual backbone 'vgg19': no weights at {path}. Set the method config's "
+            f"perceptual.weights_path to a torchvision VGG19 state_dict, or place "
+            f"{VGG19_URL} at {vgg19_cache_path()} (weights are never downloaded); "
+            f"or use perceptual.backbone: synth-oracle"
+        )
+    state = _load_weights(path)
+    features = _vgg19_features()
+    prefix = "features."
+    wanted = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    try:
+        features.load_state_dict(wanted)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: not a torchvision VGG19 state_dict: {error}") from error
+    starts = (0, *VGG19_SLICE_ENDS[:-1])
+    slices = [features[a:b] for a, b in zip(starts, VGG19_SLICE_ENDS, strict=True)]
+    return slices, VGG19_LAYER_WEIGHTS, _identity, str(path)
+
+
+def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
+    from bench.evaluators.synth_oracle import ConvTrunk
+
+    if not weights_path or not Path(weights_path).is_file():
+        raise PerceptualWeightsMissing(
+            f"perceptual backbone 'synth-oracle': no weights at {weights_path!r}. Set the "
+            f"method config's perceptual.weights_path to an identity-oracle checkpoint; "
+            f"the DAG trains results/evaluators/<dataset>/synth-oracle-perceptual.pt and "
+            f"sets it (config key evaluators.synth_oracle.perceptual)"
+        )
+    path = Path(weights_path)
+    state = _load_weights(path)
+    if state.get("method") != ORACLE_CHECKPOINT_METHOD:
+        raise CheckpointError(
+            f"{path}: not a {ORACLE_CHECKPOINT_METHOD} checkpoint (found {state.get('method')!r})"
+        )
+    settings = state["settings"]
+    trunk = ConvTrunk(state["resolution"], settings["width"], settings["embedding_dim"])
+    trunk.load_state_dict(state["net"])
+    layers = list(trunk.features)
+    for module in layers:
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    step = ORACLE_LAYERS_PER_STAGE
+    slices = [nn.Sequential(*layers[i : i + step]) for i in range(0, len(layers), step)]
+    # Deepest stage weight 1, halving towards the input, as VGG19's 1/32 .. 1.
+    defaults = tuple(2.0 ** (i - len(slices) + 1) for i in range(len(slices)))
+    return slices, defaults, _to_signed, str(path)
+
+
+def _load_weights(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(
+            f"{path}: unreadable weights ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a state_dict, found {type(state).__name__}")
+    return state
+
+
+def _identity(images: Tensor) -> Tensor:
+    return images
+
+
+def _to_signed(images: Tensor) -> Tensor:
+    return images * 2 - 1  # the oracle's own input convention (ConvTrunk.forward)
+
+
+def save_random_weights(backbone: str, path: Path, resolution: int, seed: int = 0) -> Path:
+    """Write a randomly initialised weights file of ``backbone`` (for tests; never for scores).
+
+    ``vgg19``: torchvision's state_dict layout (``features.*`` keys). ``synth-oracle``: an
+    identity-oracle checkpoint for ``resolution`` with the oracle's default width.
+    """
+    from bench.evaluators.synth_oracle import ConvTrunk
+    from bench.train import CHECKPOINT_FORMAT, atomic_torch_save
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        if backbone == "vgg19":
+            state: dict[str, Any] = {
+                f"features.{k}": v for k, v in _vgg19_features().state_dict().items()
+            }
+        elif backbone == "synth-oracle":
+            settings = {"width": 16, "embedding_dim": 128, "seed": seed}
+            trunk = ConvTrunk(resolution, settings["width"], settings["embedding_dim"])
+            state = {
+                "format": CHECKPOINT_FORMAT,
+                "method": ORACLE_CHECKPOINT_METHOD,
+                "settings": settings,
+                "resolution": resolution,
+                "net": trunk.state_dict(),
+                "quality": "{}",
+            }
+        else:
+            raise ConfigError(f"perceptual.backbone: {backbone!r} is not one of {list(BACKBONES)}")
+    finally:
+        torch.random.set_rng_state(generator_state)
+    atomic_torch_save(state, Path(path))
+    return Path(path)
+
+
+__all__ = [
+    "BACKBONES",
+    "PerceptualLoss",
+    "PerceptualWeightsMissing",
+    "build_perceptual",
+    "save_random_weights",
+    "vgg19_cache_path",
+]
