@@ -1,3 +1,25 @@
+# Preparation: SynthFaces is rendered (`python -m bench prepare`); every real dataset is
+# listed, aligned and indexed by `python -m bench.data.real prepare` into the same files.
+from bench.data.real.datasets import DATASETS, resolve_root  # noqa: E402
+
+
+def dataset_settings(dataset):
+    """The dataset's config section; a real dataset's root resolved from config or environment
+    (so a changed root reruns preparation, and a missing one is reported before any job runs)."""
+    settings = dict(config[dataset])
+    if dataset in DATASETS:
+        settings["root"] = str(resolve_root(dataset, settings))
+    return settings
+
+
+def prepare_module(dataset):
+    return "bench.data.real" if dataset in DATASETS else "bench"
+
+
+for _dataset in config["datasets"]:
+    dataset_settings(_dataset)  # fail early, naming the key or variable to set
+
+
 rule prepare:
     output:
         index=f"{DATA}/index.csv",
@@ -5,15 +27,16 @@ rule prepare:
         pairs=f"{DATA}/pairs.txt",
         meta=f"{DATA}/meta.json",
     params:
-        settings=lambda w: as_json(config[w.dataset]),
+        settings=lambda w: as_json(dataset_settings(w.dataset)),
         out=lambda w: f"results/data/{w.dataset}",
+        module=lambda w: prepare_module(w.dataset),
     threads: workflow.cores
     log:
         "results/logs/prepare/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare/{dataset}.tsv"
     shell:
-        "{PY} -m bench prepare {wildcards.dataset} --out {params.out} "
+        "{PY} -m {params.module} prepare {wildcards.dataset} --out {params.out} "
         "--params {params.settings:q} --workers {threads} --log {log}"
 
 

@@ -1,0 +1,24 @@
+"""The result of listing a dataset on disk: sources to prepare, given pairs, listing rejects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.data.real.sources import SourceImage
+from bench.metrics.pairs import Pair
+
+
+@dataclass
+class Listing:
+    """Everything a loader found: the sources, the dataset's own pairs file, early rejects.
+
+    ``rejects`` are ``(origin, reason)`` for items dropped while listing (an unopenable
+    video); ``notes`` go into meta.json (e.g. label names, counts of skipped cameras).
+    """
+
+    sources: list[SourceImage]
+    pairs: list[Pair] | None = None
+    pairs_file: str | None = None
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
