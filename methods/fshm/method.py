@@ -1,0 +1,195 @@
+"""FSHM, feed-forward (Zakharov, Shysheya, Burkov & Lempitsky, ICCV 2019), as CainGAN's baseline.
+
+Meta-learning episode (Sec. 3.2): K frames x_k of one video with landmark images y_k, and a
+target frame x_t with y_t.
+
+    e_hat = 1/K sum_k E(x_k, y_k)                      (embeddings averaged over K)
+    x_hat = G(y_t, e_hat),  psi_hat = P e_hat          (AdaIN parameters projected)
+    r(x, y, i) = v(x, y)^T (W_i + w_0) + b             (projection discriminator)
+
+    L(E, G, P) = L_CNT(x_t, x_hat) + L_ADV(x_hat) + L_MCH
+    L_CNT = perceptual L1 (paper: VGG19 + VGGFace; here a named backbone, bench.perceptual)
+    L_ADV = -r(x_hat, y_t, i) + lambda_FM * sum_l ||D_l(x_t, y_t) - D_l(x_hat, y_t)||_1
+    L_MCH = lambda_MCH * ||W_i - e_hat||_1
+    L_DSC = max(0, 1 + r(x_hat, y_t, i)) + max(0, 1 - r(x_t, y_t, i))       (hinge)
+
+Feed-forward only: no fine-tuning, transfer is G(L(driver), mean_k E(x_k, L(x_k))).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+
+from .model import Embedder, Generator, LandmarkEstimator, ProjectionDiscriminator
+
+#: Losses of the E/G update, logged on every step.
+GENERATOR_LOSSES = ("content", "adversarial", "feature_matching", "match")
+
+
+def feature_matching(real: list[Tensor], fake: list[Tensor]) -> Tensor:
+    """sum_l mean |D_l(real) - D_l(fake)|: pix2pixHD feature matching over D's blocks."""
+    return sum(F.l1_loss(f, r.detach()) for r, f in zip(real, fake, strict=True))
+
+
+class FSHM(Method):
+    """Few-shot talking heads, feed-forward: averaged embedder, AdaIN generator, projection D."""
+
+    needs = frozenset({"clip", "landmarks", "identity"})
+    provides = frozenset({"transfer", "identity_code", "reconstruct"})
+
+    @classmethod
+    def sampling_for(cls, config: dict[str, Any]) -> Sampling:
+        """K source frames plus one target frame of one clip per item (paper: K = 8)."""
+        k = int(config["k_train"])
+        if k < 1:
+            raise ValueError(f"fshm: k_train must be >= 1, got {k}")
+        return Sampling(group="clip", frames=k + 1)
+
+    def __init__(self, config: dict[str, Any], info: DatasetInfo) -> None:
+        super().__init__(config, info)
+        r, width, max_width = info.resolution, config["width"], config["max_width"]
+        self.embedder = Embedder(r, width, max_width)
+        self.generator = Generator(r, width, max_width, self.embedder.dim, config["n_residual"])
+        self.discriminator = ProjectionDiscriminator(r, width, max_width, info.n_identities)
+        self.landmark_estimator = LandmarkEstimator(r, config["estimator_width"])
+        self.register_buffer("last_generator_losses", torch.zeros(len(GENERATOR_LOSSES)))
+        self._perceptual = None
+
+    @property
+    def perceptual(self):  # noqa: ANN201 (bench.perceptual.PerceptualLoss, imported lazily)
+        """The content loss's frozen backbone, built on first use (not in the state_dict)."""
+        if self._perceptual is None:
+            from bench.perceptual import build_perceptual
+
+            # object.__setattr__: kept out of the module tree (and so out of the state_dict).
+            loss = build_perceptual(self.config["perceptual"]).to(self.device)
+            object.__setattr__(self, "_perceptual", loss)
+        return self._perceptual
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        betas = tuple(self.config["betas"])
+        generator = [*self.embedder.parameters(), *self.generator.parameters()]
+        return {
+            "generator": torch.optim.Adam(generator, lr=self.config["lr_generator"], betas=betas),
+            "discriminator": torch.optim.Adam(
+                self.discriminator.parameters(), lr=self.config["lr_discriminator"], betas=betas
+            ),
+            "landmarks": torch.optim.Adam(
+                self.landmark_estimator.parameters(), lr=self.config["lr_estimator"]
+            ),
+        }
+
+    # -- the networks, in the harness's [0, 1] convention ----------------------------------
+    def embed(self, images: Tensor, landmark_images: Tensor) -> Tensor:
+        """e_hat = mean_k E(x_k, y_k) for images / landmark images [B, K, 3, H, W] in [0, 1]."""
+        b, k = images.shape[:2]
+        codes = self.embedder(images.flatten(0, 1) * 2 - 1, landmark_images.flatten(0, 1))
+        return codes.view(b, k, -1).mean(dim=1)
+
+    def estimate_landmarks(self, images: Tensor) -> Tensor:
+        """Landmark images for images [..., 3, H, W] in [0, 1] the harness gives none for."""
+        flat = images.reshape(-1, *images.shape[-3:])
+        return self.landmark_estimator(flat * 2 - 1).view(images.shape)
+
+    # -- training ---------------------------------------------------------------------------
+    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+        """One D update every step, one E/G update every ``d_steps_per_g`` steps (paper: 2)."""
+        images, landmark_images = batch.images, batch.landmark_images
+        target, target_landmarks = images[:, 0] * 2 - 1, landmark_images[:, 0]
+        video = batch.identity[:, 0]  # the projection column W_i (README: one per identity)
+        losses = {"landmarks": self._estimator_step(images, landmark_images)}
+        generator_step = (step + 1) % self.config["d_steps_per_g"] == 0
+        # E and G keep their graph only when the E/G update of this step reuses x_hat.
+        with self.autocast(), torch.set_grad_enabled(generator_step):
+            embedding = self.embed(images[:, 1:], landmark_images[:, 1:])
+            fake = self.generator(target_landmarks, embedding)
+        with self.autocast():
+            real_score, _ = self.discriminator(target, target_landmarks, video)
+            fake_score, _ = self.discriminator(fake.detach(), target_landmarks, video)
+            d_hinge = F.relu(1 - real_score).mean() + F.relu(1 + fake_score).mean()
+            # W's half of L_MCH: the projection columns follow the (fixed) embeddings.
+            w_match = self._match(self.discriminator.video_embeddings[video], embedding.detach())
+            d_loss = d_hinge + w_match
+        self.optimize("discriminator", d_loss)
+        losses.update({"d_hinge": d_hinge.item(), "d_real": real_score.mean().item()})
+        if generator_step:
+            g_losses = self._generator_step(target, target_landmarks, video, embedding, fake)
+            self.last_generator_losses.copy_(torch.tensor(g_losses))
+        # D-only steps repeat the last E/G update's losses (the log has one row per step).
+        losses.update(zip(GENERATOR_LOSSES, self.last_generator_losses.tolist(), strict=True))
+        return losses
+
+    def _match(self, columns: Tensor, embedding: Tensor) -> Tensor:
+        """L_MCH = lambda_MCH * mean |W_i - e_hat|."""
+        return self.config["match_weight"] * F.l1_loss(embedding, columns)
+
+    def _generator_step(
+        self,
+        target: Tensor,
+        target_landmarks: Tensor,
+        video: Tensor,
+        embedding: Tensor,
+        fake: Tensor,
+    ) -> list[float]:
+        """One E/G update on L_CNT + L_ADV + L_MCH; returns them in ``GENERATOR_LOSSES`` order."""
+        with self.autocast():
+            content = self.config["content_weight"] * self.perceptual(
+                (fake + 1) / 2, (target + 1) / 2
+            )
+            fake_score, fake_features = self.discriminator(fake, target_landmarks, video)
+            with torch.no_grad():
+                _, real_features = self.discriminator(target, target_landmarks, video)
+            fm = self.config["feature_matching_weight"] * feature_matching(
+                real_features, fake_features
+            )
+            adversarial = -fake_score.mean()
+            match = self._match(self.discriminator.video_embeddings[video].detach(), embedding)
+            loss = content + adversarial + fm + match
+        self.optimize("generator", loss)
+        return [content.item(), adversarial.item(), fm.item(), match.item()]
+
+    def _estimator_step(self, images: Tensor, landmark_images: Tensor) -> float:
+        """L1 of the landmark estimator on the item's target frames (see README)."""
+        with self.autocast():
+            loss = F.l1_loss(self.estimate_landmarks(images[:, 0]), landmark_images[:, 0])
+        self.optimize("landmarks", loss)
+        return loss.item()
+
+    def preview(self, batch: FaceBatch) -> Tensor:
+        """Columns: sources, target, its landmark image, G(y_t, e_hat), the same from estimated
+        source landmarks (what transfer does)."""
+        images, landmark_images = batch.images, batch.landmark_images
+        fake = self.generator(
+            landmark_images[:, 0], self.embed(images[:, 1:], landmark_images[:, 1:])
+        )
+        estimated = self.transfer(
+            images[:, 1:], Driver(image=images[:, 0], landmark_image=landmark_images[:, 0])
+        )
+        columns = [*images[:, 1:].unbind(1), images[:, 0], landmark_images[:, 0]]
+        return torch.stack([*columns, (fake + 1) / 2, estimated], dim=1)
+
+    # -- capabilities -----------------------------------------------------------------------
+    def transfer(
+        self, sources: Tensor, driver: Driver, source_landmark_images: Tensor | None = None
+    ) -> Tensor:
+        """G(L(driver), mean_k E(x_k, L(x_k))); L(x_k) estimated unless given."""
+        if source_landmark_images is None:
+            source_landmark_images = self.estimate_landmarks(sources)
+        embedding = self.embed(sources, source_landmark_images)
+        return ((self.generator(driver.landmark_image, embedding) + 1) / 2).clamp(0, 1)
+
+    def encode(self, images: Tensor) -> dict[str, Tensor]:
+        """identity = e_hat = E(x, L(x)) (the averaged embedding of one frame)."""
+        return {"identity": self.embed(images[:, None], self.estimate_landmarks(images[:, None]))}
+
+    def reconstruct(self, images: Tensor) -> Tensor:
+        """G(L(x), E(x, L(x))) with estimated landmark images."""
+        landmarks = self.estimate_landmarks(images)
+        driver = Driver(image=images, landmark_image=landmarks)
+        return self.transfer(images[:, None], driver, landmarks[:, None])
