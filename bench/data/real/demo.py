@@ -60,3 +60,20 @@ def write_demo_folder(
             for number in range(per_clip):
                 view(photo, rng).save(folder / f"{number:03d}.jpg", quality=92)
     return out
+
+
+def synthfaces_views(
+    identity: int, yaws: list[float], resolution: int = 128, seed: int = 0
+) -> list[np.ndarray]:
+    """SynthFaces renders of one identity at the given yaws (near-frontal pitch, random light)."""
+    import dataclasses
+
+    from bench.data.synthfaces import Identity, Renderer, sample_clip
+
+    renderer = Renderer(resolution=resolution, supersample=1)
+    person = Identity.from_seed(int(np.random.SeedSequence([seed, identity]).generate_state(1)[0]))
+    scenes = sample_clip(np.random.default_rng([seed, identity]), len(yaws), key_every=2)
+    return [
+        renderer.render(person, dataclasses.replace(s, yaw=y, pitch=0.0, roll=0.0)).image
+        for s, y in zip(scenes, yaws, strict=True)
+    ]
