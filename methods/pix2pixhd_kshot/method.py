@@ -1,0 +1,190 @@
+"""pix2pixHD (Wang et al., CVPR 2018) as a K-shot reenactment baseline, as CainGAN uses it
+(Ardelean & Sasu 2020, Sec. 4): trained from scratch, no fine-tuning, the generator input is
+the channel concatenation of all K source frames, their landmark images and the target
+landmark image; the discriminators see that input together with the real or generated image.
+
+    s   = [x_1, y_1, ..., x_K, y_K, y_t]                       (6K + 3 channels)
+    x_hat = G(s)
+    L_D = 1/2 sum_k [ (D_k(s, x_t) - 1)^2 + D_k(s, x_hat)^2 ]                 (LSGAN)
+    L_G = sum_k (D_k(s, x_hat) - 1)^2
+          + lambda_feat sum_k sum_i 4/(n_layers+1) 1/num_D ||D_k^i(s, x_t) - D_k^i(s, x_hat)||_1
+          + lambda_feat sum_l w_l ||phi_l(x_t) - phi_l(x_hat)||_1                (perceptual)
+
+The input width fixes K: a model trained with ``k_train`` sources tiles fewer sources
+cyclically and keeps the first ``k_train`` of more (README, "K at test time").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+
+from ..fshm.model import LandmarkEstimator
+from .model import GlobalGenerator, MultiscaleDiscriminator, downsamplings
+
+
+def lsgan(scores: list[list[Tensor]], real: bool) -> Tensor:
+    """sum over scales of mean (D_k - target)^2, target 1 for real and 0 for fake."""
+    return sum(F.mse_loss(s[-1], torch.full_like(s[-1], float(real))) for s in scores)
+
+
+def feature_matching(real: list[list[Tensor]], fake: list[list[Tensor]], n_layers: int) -> Tensor:
+    """pix2pixHD's FM: sum over scales and intermediate layers of 4/(n_layers+1)/num_D * L1."""
+    weight = 4.0 / (n_layers + 1) / len(real)
+    return sum(
+        weight * F.l1_loss(f, r.detach())
+        for real_scale, fake_scale in zip(real, fake, strict=True)
+        for r, f in zip(real_scale[:-1], fake_scale[:-1], strict=True)
+    )
+
+
+def fit_sources(sources: Tensor, k: int) -> Tensor:
+    """[B, K', ...] -> [B, k, ...]: tile the K' sources cyclically, or keep the first k."""
+    index = torch.arange(k, device=sources.device) % sources.shape[1]
+    return sources[:, index]
+
+
+class Pix2PixHDKShot(Method):
+    """pix2pixHD global generator + multi-scale D on K stacked sources and the target landmarks."""
+
+    needs = frozenset({"clip", "landmarks"})
+    provides = frozenset({"transfer", "reconstruct"})
+
+    @classmethod
+    def sampling_for(cls, config: dict[str, Any]) -> Sampling:
+        """K source frames plus one target frame of one clip per item (CainGAN: K = 8)."""
+        k = int(config["k_train"])
+        if k < 1:
+            raise ValueError(f"pix2pixhd_kshot: k_train must be >= 1, got {k}")
+        return Sampling(group="clip", frames=k + 1)
+
+    def __init__(self, config: dict[str, Any], info: DatasetInfo) -> None:
+        super().__init__(config, info)
+        self.k = int(config["k_train"])
+        in_channels = 6 * self.k + 3
+        n_down = downsamplings(info.resolution, config["n_downsample_global"])
+        self.generator = GlobalGenerator(
+            in_channels, config["ngf"], n_down, config["n_blocks_global"], config["max_width"]
+        )
+        self.discriminator = MultiscaleDiscriminator(
+            in_channels + 3, config["ndf"], config["n_layers_d"], config["num_d"], 512
+        )
+        self.landmark_estimator = LandmarkEstimator(info.resolution, config["estimator_width"])
+        self._perceptual = None
+
+    @property
+    def perceptual(self):  # noqa: ANN201 (bench.perceptual.PerceptualLoss, imported lazily)
+        """The VGG loss's frozen backbone, built on first use (kept out of the state_dict)."""
+        if self._perceptual is None:
+            from bench.perceptual import build_perceptual
+
+            loss = build_perceptual(self.config["perceptual"]).to(self.device)
+            object.__setattr__(self, "_perceptual", loss)  # not a submodule
+        return self._perceptual
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        lr, betas = self.config["lr"], tuple(self.config["betas"])
+        return {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
+            "landmarks": torch.optim.Adam(
+                self.landmark_estimator.parameters(), lr=self.config["lr_estimator"]
+            ),
+        }
+
+    def learning_rate(self, step: int) -> float:
+        """Constant for the first ``lr_decay_from`` of the steps, then linear to 0 (pix2pixHD's
+        niter / niter_decay, 100 + 100 epochs)."""
+        steps, start = (
+            self.config["steps"],
+            int(self.config["lr_decay_from"] * self.config["steps"]),
+        )
+        if step < start or steps <= start:
+            return self.config["lr"]
+        return self.config["lr"] * (1 - (step - start) / (steps - start))
+
+    # -- the networks, in the harness's [0, 1] convention ----------------------------------
+    def condition(
+        self, sources: Tensor, source_landmarks: Tensor, target_landmarks: Tensor
+    ) -> Tensor:
+        """s = [x_1, y_1, ..., x_K, y_K, y_t] in [-1, 1], K = ``k_train`` (tiled or cut)."""
+        pairs = torch.cat([fit_sources(sources, self.k), fit_sources(source_landmarks, self.k)], 2)
+        return torch.cat([pairs.flatten(1, 2), target_landmarks], dim=1) * 2 - 1
+
+    def estimate_landmarks(self, images: Tensor) -> Tensor:
+        """Landmark images for images [..., 3, H, W] in [0, 1] the harness gives none for."""
+        flat = images.reshape(-1, *images.shape[-3:])
+        return self.landmark_estimator(flat * 2 - 1).view(images.shape)
+
+    # -- training ---------------------------------------------------------------------------
+    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+        """One D and one G update (pix2pixHD), at the learning rate of ``step``."""
+        for _, optimizer in self.iter_optimizers():
+            if optimizer is not self.optimizers["landmarks"]:
+                for group in optimizer.param_groups:
+                    group["lr"] = self.learning_rate(step)
+        images, landmark_images = batch.images, batch.landmark_images
+        target = images[:, 0] * 2 - 1
+        losses = {"landmarks": self._estimator_step(images, landmark_images)}
+        with self.autocast():
+            condition = self.condition(images[:, 1:], landmark_images[:, 1:], landmark_images[:, 0])
+            fake = self.generator(condition)
+            real_scores = self.discriminator(torch.cat([condition, target], 1))
+            fake_scores = self.discriminator(torch.cat([condition, fake.detach()], 1))
+            d_loss = 0.5 * (lsgan(real_scores, True) + lsgan(fake_scores, False))
+        self.optimize("discriminator", d_loss)
+        with self.autocast():
+            fake_scores = self.discriminator(torch.cat([condition, fake], 1))
+            gan = lsgan(fake_scores, True)
+            weight = self.config["lambda_feat"]
+            fm = weight * feature_matching(real_scores, fake_scores, self.config["n_layers_d"])
+            vgg = weight * self.perceptual((fake + 1) / 2, images[:, 0])
+            g_loss = gan + fm + vgg
+        self.optimize("generator", g_loss)
+        losses.update(
+            {
+                "d": d_loss.item(),
+                "g_gan": gan.item(),
+                "g_feat": fm.item(),
+                "g_perceptual": vgg.item(),
+            }
+        )
+        return losses
+
+    def _estimator_step(self, images: Tensor, landmark_images: Tensor) -> float:
+        """L1 of the landmark estimator on the item's target frames (README)."""
+        with self.autocast():
+            loss = F.l1_loss(self.estimate_landmarks(images[:, 0]), landmark_images[:, 0])
+        self.optimize("landmarks", loss)
+        return loss.item()
+
+    def preview(self, batch: FaceBatch) -> Tensor:
+        """Columns: sources, target, its landmark image, G(s), the same from estimated source
+        landmarks (what transfer does)."""
+        images, landmark_images = batch.images, batch.landmark_images
+        condition = self.condition(images[:, 1:], landmark_images[:, 1:], landmark_images[:, 0])
+        fake = (self.generator(condition) + 1) / 2
+        driver = Driver(image=images[:, 0], landmark_image=landmark_images[:, 0])
+        columns = [*images[:, 1:].unbind(1), images[:, 0], landmark_images[:, 0]]
+        return torch.stack([*columns, fake, self.transfer(images[:, 1:], driver)], dim=1)
+
+    # -- capabilities -----------------------------------------------------------------------
+    def transfer(
+        self, sources: Tensor, driver: Driver, source_landmark_images: Tensor | None = None
+    ) -> Tensor:
+        """G([x_k, L(x_k)]_k, L(driver)); L(x_k) estimated unless given."""
+        if source_landmark_images is None:
+            source_landmark_images = self.estimate_landmarks(sources)
+        condition = self.condition(sources, source_landmark_images, driver.landmark_image)
+        return ((self.generator(condition) + 1) / 2).clamp(0, 1)
+
+    def reconstruct(self, images: Tensor) -> Tensor:
+        """transfer with sources = [x] and driver = x (estimated landmark images)."""
+        landmarks = self.estimate_landmarks(images)
+        driver = Driver(image=images, landmark_image=landmarks)
+        return self.transfer(images[:, None], driver, landmarks[:, None])
