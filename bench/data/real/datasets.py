@@ -47,8 +47,8 @@ def resolve_root(dataset: str, settings: dict[str, Any]) -> Path:
     if not root:
         raise ConfigError(
             f"dataset {dataset!r} has no root folder: set the config key '{dataset}.root' "
-            f"(e.g. snakemake --config '{dataset}={{root: /data/{dataset}}}' or in "
-            f"config/paper.yaml) or the environment variable {root_variable(dataset)}"
+            f"(in a config file such as config/paper.yaml) or the environment variable "
+            f"{root_variable(dataset)}"
         )
     path = Path(root).expanduser()
     if not path.is_dir():
