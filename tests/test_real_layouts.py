@@ -71,8 +71,11 @@ def check_round_trip(out: Path, expected_images: int) -> None:
 def test_folder_layout_round_trips(tmp_path, people):
     root = write_folder(tmp_path / "faces", {n: [v[:3], v[3:]] for n, v in people.items()})
     out = tmp_path / "prepared"
-    prepare_real("folder", out, settings("folder", root=str(root), test_identities=4,
-                                         pairs={"sets": 2, "per_set": 3}))  # fmt: skip
+    prepare_real(
+        "folder",
+        out,
+        settings("folder", root=str(root), test_identities=4, pairs={"sets": 2, "per_set": 3}),
+    )
     check_round_trip(out, 36)
     index = read_index(out)
     assert set(index.groupby("name")["clip"].nunique()) == {2}
@@ -114,10 +117,19 @@ def test_voxceleb2_layout_samples_frames_per_clip_from_mp4(tmp_path, people):
     speakers = {n: [v[:3], v[3:]] for n, v in people.items()}
     root = write_voxceleb2(tmp_path / "vox", speakers)
     out = tmp_path / "prepared"
-    prepare_real("voxceleb2", out, settings(
-        "voxceleb2", root=str(root), train_speakers=2, train_frames_per_clip=2, test_videos=4,
-        test_frames=4, pairs={"sets": 2, "per_set": 1},
-    ))  # fmt: skip
+    prepare_real(
+        "voxceleb2",
+        out,
+        settings(
+            "voxceleb2",
+            root=str(root),
+            train_speakers=2,
+            train_frames_per_clip=2,
+            test_videos=4,
+            test_frames=4,
+            pairs={"sets": 2, "per_set": 1},
+        ),
+    )
     index = read_index(out)
     train, test = index[index.split == "train"], index[index.split == "test"]
     assert len(train) == 2 * 2 * 2  # 2 speakers x 2 clips x 2 frames
@@ -135,9 +147,17 @@ def test_multipie_layout_gives_nominal_yaw_and_pose_clips(tmp_path):
     root = write_multipie(tmp_path / "mpie", subjects)
     (root / "session01" / "multiview" / "001" / "01" / "08_1").mkdir()  # an elevated camera
     out = tmp_path / "prepared"
-    prepare_real("multipie", out, settings(
-        "multipie", root=str(root), sessions=[1], train_subjects=2, pairs={"sets": 2, "per_set": 1},
-    ))  # fmt: skip
+    prepare_real(
+        "multipie",
+        out,
+        settings(
+            "multipie",
+            root=str(root),
+            sessions=[1],
+            train_subjects=2,
+            pairs={"sets": 2, "per_set": 1},
+        ),
+    )
     check_round_trip(out, 30)
     index = read_index(out)
     assert (index["pose_source"] == "multipie-camera").all()

@@ -41,7 +41,10 @@ def synth_folder(tmp_path_factory) -> Path:
     """Eight SynthFaces identities, two clips of three near-frontal JPEG renders each."""
     root = tmp_path_factory.mktemp("faces") / "faces"
     yaws = [-15.0, 0.0, 15.0, -5.0, 5.0, 10.0]
-    return write_folder(root, {f"p{i}": [synthfaces_views(i, yaws)[:3], synthfaces_views(i, yaws)[3:]] for i in range(8)})  # fmt: skip
+    return write_folder(
+        root,
+        {f"p{i}": [synthfaces_views(i, yaws)[:3], synthfaces_views(i, yaws)[3:]] for i in range(8)},
+    )
 
 
 def test_rejects_are_counted_with_their_reasons(tmp_path, synth_folder, caplog):
@@ -86,8 +89,19 @@ def test_a_video_that_ends_early_rejects_the_missing_frames_naming_them(tmp_path
 def test_a_killed_run_resumes_without_redoing_finished_images(tmp_path, synth_folder, monkeypatch):
     out = tmp_path / "out"
     settings = folder_settings(synth_folder)
-    command = [sys.executable, "-m", "bench.data.real", "prepare", "folder", "--out", str(out),
-               "--params", json.dumps(settings), "--workers", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "bench.data.real",
+        "prepare",
+        "folder",
+        "--out",
+        str(out),
+        "--params",
+        json.dumps(settings),
+        "--workers",
+        "1",
+    ]
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:

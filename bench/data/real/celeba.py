@@ -107,10 +107,15 @@ def list_celeba(root: Path, settings: dict[str, Any]) -> Listing:
         counts[name] += 1
         sources.append(
             SourceImage(
-                images_dir / image, name, counts[name], 0, home[identity],
-                listed_at=f"{identity_file}:{line}", five_points=points.get(image),
+                images_dir / image,
+                name,
+                counts[name],
+                0,
+                home[identity],
+                listed_at=f"{identity_file}:{line}",
+                five_points=points.get(image),
                 columns={"source_image": image},
             )
-        )  # fmt: skip
+        )
     notes = {"images_moved_to_identity_split": moved}
     return Listing(sources, notes=notes)

@@ -22,9 +22,11 @@ _FILE = re.compile(r"(?P<name>.+)_(?P<number>\d{4})\.jpg")
 
 def find_pairs_file(root: Path, pairs_file: str) -> Path:
     """The pairs file: absolute, or relative to the LFW folder or its parent."""
-    candidates = [Path(pairs_file)] if Path(pairs_file).is_absolute() else [
-        root / pairs_file, root.parent / pairs_file
-    ]  # fmt: skip
+    candidates = (
+        [Path(pairs_file)]
+        if Path(pairs_file).is_absolute()
+        else [root / pairs_file, root.parent / pairs_file]
+    )
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -74,8 +74,17 @@ def list_multipie(root: Path, settings: dict[str, Any]) -> Listing:
                             file, subject_dir.name, session, recording_dir.name, camera_dir.name
                         )
                         if illuminations is None or illumination in illuminations:
-                            rows.append((subject_dir.name, session, int(recording_dir.name),
-                                         illumination, camera_dir.name, label, file))  # fmt: skip
+                            rows.append(
+                                (
+                                    subject_dir.name,
+                                    session,
+                                    int(recording_dir.name),
+                                    illumination,
+                                    camera_dir.name,
+                                    label,
+                                    file,
+                                )
+                            )
     subjects = sorted({r[0] for r in rows})
     if len(subjects) <= settings["train_subjects"] + 1:
         raise DataError(
@@ -84,23 +93,33 @@ def list_multipie(root: Path, settings: dict[str, Any]) -> Listing:
         )
     train = set(subjects[: settings["train_subjects"]])
     clips: dict[tuple, int] = {}
+    clips_of: Counter = Counter()  # clips numbered per subject in listing order
     numbers: Counter = Counter()
     sources = []
     for subject, session, recording, illumination, camera, label, file in sorted(rows):
-        clip = clips.setdefault((subject, session, recording, illumination), len(
-            [k for k in clips if k[0] == subject]
-        ))  # fmt: skip
+        key = (subject, session, recording, illumination)
+        if key not in clips:
+            clips[key] = clips_of[subject]
+            clips_of[subject] += 1
+        clip = clips[key]
         name = f"mpie{subject}"
         numbers[name] += 1
         sources.append(
             SourceImage(
-                file, name, numbers[name], clip, "train" if subject in train else "test",
+                file,
+                name,
+                numbers[name],
+                clip,
+                "train" if subject in train else "test",
                 columns={
-                    "nominal_yaw": CAMERA_YAW[camera], "camera": camera,
-                    "expression": EXPRESSION_LABELS.index(label), "light": float(illumination),
-                    "session": session, "recording": recording,
+                    "nominal_yaw": CAMERA_YAW[camera],
+                    "camera": camera,
+                    "expression": EXPRESSION_LABELS.index(label),
+                    "light": float(illumination),
+                    "session": session,
+                    "recording": recording,
                 },
             )
-        )  # fmt: skip
+        )
     notes = {"expression_labels": list(EXPRESSION_LABELS), "skipped_folders": dict(skipped)}
     return Listing(sources, notes=notes)

@@ -57,9 +57,14 @@ def limit_sources(sources: list[SourceImage], settings: dict[str, Any], keep_tes
 def run_workers(todo: list[SourceImage], out_dir: Path, work: Path, settings: dict, workers: int):
     """Align every pending source in ``workers`` processes (in-process for one) with a progress bar."""
     worker_settings = WorkerSettings(
-        str(out_dir), settings["resolution"], settings["min_face_probability"],
-        settings["face_choice"], settings["fallback"],
-    )  # fmt: skip
+        str(out_dir),
+        settings["resolution"],
+        settings["min_face_probability"],
+        settings["face_choice"],
+        settings["fallback"],
+    )
+    if not todo:
+        return
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     bar = tqdm(total=len(todo), desc=f"prepare {settings['dataset']}", unit="img", mininterval=1.0)
     with bar:
@@ -154,10 +159,17 @@ def test_pairs(index: pd.DataFrame, listing: Listing, rejects: dict, settings: d
     except ValueError as error:
         raise DataError(f"{settings['dataset']}.pairs: {error}") from error
     pairs = [
-        Pair(p.name1, numbers[p.name1][p.number1 - 1], p.name2, numbers[p.name2][p.number2 - 1],
-             p.same, p.fold, p.line)
+        Pair(
+            p.name1,
+            numbers[p.name1][p.number1 - 1],
+            p.name2,
+            numbers[p.name2][p.number2 - 1],
+            p.same,
+            p.fold,
+            p.line,
+        )
         for p in drawn
-    ]  # fmt: skip
+    ]
     return pairs, spec["sets"], spec["per_set"]
 
 
@@ -192,9 +204,14 @@ def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers:
     todo = pending(sources, read_records(work), out_dir)
     log.info(
         "%s: %d images listed (%d rejected while listing), %d already prepared, %d to do, "
-        "%d workers", dataset, len(sources), len(listing.rejects), len(sources) - len(todo),
-        len(todo), workers,
-    )  # fmt: skip
+        "%d workers",
+        dataset,
+        len(sources),
+        len(listing.rejects),
+        len(sources) - len(todo),
+        len(todo),
+        workers,
+    )
     run_workers(todo, out_dir, work, settings, workers)
     records = read_records(work)
     index = index_table(sources, records, spec.pose_source)
@@ -232,7 +249,12 @@ def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers:
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info(
-        "%s: %d accepted, %d rejected (%s); wrote %s in %.1f s", dataset, len(index),
-        len(reasons), meta["reject_reasons"] or "none", out_dir, seconds,
-    )  # fmt: skip
+        "%s: %d accepted, %d rejected (%s); wrote %s in %.1f s",
+        dataset,
+        len(index),
+        len(reasons),
+        meta["reject_reasons"] or "none",
+        out_dir,
+        seconds,
+    )
     return out_dir / "index.csv"

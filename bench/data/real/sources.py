@@ -116,16 +116,6 @@ def split_fields(
     return fields
 
 
-def number_sources(
-    entries: Iterable[tuple[str, int, dict[str, Any]]],
-) -> Iterator[tuple[str, int, int, dict[str, Any]]]:
-    """Give each (name, clip, fields) entry its 1-based image number within its identity."""
-    counts: dict[str, int] = {}
-    for name, clip, fields in entries:
-        counts[name] = counts.get(name, 0) + 1
-        yield name, counts[name], clip, fields
-
-
 def split_identities(names: Iterable[str], test_identities: int, seed: int) -> dict[str, str]:
     """Deterministic identity-disjoint split: ``test_identities`` drawn with ``seed``."""
     import numpy as np

@@ -8,6 +8,7 @@ training, and ``test_videos`` (50) videos of other speakers, one per speaker, wi
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,23 @@ def list_voxceleb2(root: Path, settings: dict[str, Any]) -> Listing:
     sources: list[SourceImage] = []
     rejects: list[tuple[str, str]] = []
 
+    numbers: Counter = Counter()
+
     def add(speaker: Path, clip_number: int, frames, split: str, video: str, clip: str) -> None:
         for file, frame in frames:
-            number = sum(1 for s in sources if s.name == speaker.name) + 1
+            numbers[speaker.name] += 1
+            number = numbers[speaker.name]
             sources.append(
-                SourceImage(file, speaker.name, number, clip_number, split, frame=frame,
-                            columns={"video": video, "clip_name": clip})
-            )  # fmt: skip
+                SourceImage(
+                    file,
+                    speaker.name,
+                    number,
+                    clip_number,
+                    split,
+                    frame=frame,
+                    columns={"video": video, "clip_name": clip},
+                )
+            )
 
     for speaker in train:
         clips = [(v, c) for v in sorted_children(speaker, dirs=True) for c in clip_items(v)]
