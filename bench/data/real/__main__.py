@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     prepare = sub.add_parser("prepare", help="prepare a real dataset into the data contract")
     prepare.add_argument("dataset")
     prepare.add_argument("--out", required=True)
-    prepare.add_argument("--params", help="JSON of the dataset's config section")
+    prepare.add_argument(
+        "--params", help="JSON of the dataset's config section (missing keys: schema defaults)"
+    )
     prepare.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     prepare.add_argument("--log")
     demo = sub.add_parser("demo-folder", help="write a folder dataset of packaged real faces")
@@ -39,9 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.config import validate_config
         from bench.data.real.prepare import prepare_real
 
-        settings = json.loads(args.params) if args.params else None
-        if settings is None:
-            settings = validate_config({}, "defaults")[args.dataset]
+        given = {args.dataset: json.loads(args.params) if args.params else {}}
+        settings = validate_config(given, "--params")[args.dataset]  # defaults filled in
         prepare_real(args.dataset, Path(args.out), settings, args.workers or os.cpu_count() or 1)
     except BenchError as error:
         import logging
