@@ -2,8 +2,9 @@
 Talking Head Models"): embedder E, generator G with projected AdaIN, projection discriminator D.
 
 Every block is the paper's (BigGAN-style residual blocks, spectral norm on every convolution,
-SAGAN self-attention after the third down block, 32x32 at 256 px); the number of down/up blocks follows the resolution: the
-image is halved down to a 4x4 bottleneck (six blocks at the paper's 256 px, four at 64 px).
+SAGAN self-attention after the third down block, 32x32 at 256 px); the number of down/up
+blocks follows the resolution: the image is halved down to a 4x4 bottleneck (six blocks at
+the paper's 256 px, four at 64 px).
 A small landmark estimator stands in for the paper's external landmark detector where the
 harness hands over no landmark image (see README, "source landmarks").
 """
@@ -97,8 +98,11 @@ class ResBlock(nn.Module):
 
 
 def adain(x: Tensor, scale: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
-    """AdaIN(x; scale, bias) = scale * (x - mu(x)) / sigma(x) + bias, per sample and channel."""
-    return F.instance_norm(x, eps=eps) * scale[:, :, None, None] + bias[:, :, None, None]
+    """AdaIN(x; scale, bias) = (1 + scale) * (x - mu(x)) / sigma(x) + bias, per sample and
+    channel. The paper's scale is psi itself; the offset 1 (as SPADE and CainGAN) keeps the
+    main branches open while P e is still ~0 (README, deviations)."""
+    normalised = F.instance_norm(x, eps=eps)
+    return normalised * (1 + scale[:, :, None, None]) + bias[:, :, None, None]
 
 
 class AdaptiveResBlock(nn.Module):
@@ -135,8 +139,8 @@ class AdaptiveResBlock(nn.Module):
 
 
 class DownTrunk(nn.Module):
-    """The 6-channel (image, landmark image) trunk shared by the designs of E and D:
-    residual down blocks to 4x4 with self-attention after the third. Returns every block's output."""
+    """The 6-channel (image, landmark image) trunk shared by the designs of E and D: residual
+    down blocks to 4x4 with self-attention after the third. Returns every block's output."""
 
     def __init__(self, resolution: int, in_channels: int, widths: list[int]) -> None:
         super().__init__()
@@ -175,7 +179,8 @@ class Embedder(nn.Module):
 class Generator(nn.Module):
     """G(y_t, e): downsampling residual blocks with instance norm (then self-attention, as in
     E), ``n_residual`` AdaIN residual blocks at 4x4, AdaIN up blocks back to the input size
-    (self-attention at the mirrored size), ReLU-conv3-tanh. All AdaIN parameters are psi = P e (Sec. 3.2).
+    (self-attention at the mirrored size), ReLU-conv3-tanh. All AdaIN parameters are
+    psi = P e (Sec. 3.2).
     """
 
     def __init__(
