@@ -177,7 +177,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
         raise BenchError(f"method {args.method!r} does not provide transfer")
     tuples = read_tuples(Path(args.data))
     outputs = synthesize(method, test, tuples, params["k"], params["batch_size"])
-    save_generated(Path(args.out), outputs, tuples)
+    save_generated(Path(args.out), outputs, tuples, params["k"])
     save_sample_grid(Path(args.grid), test, tuples, outputs)
 
 
@@ -185,16 +185,22 @@ def cmd_score(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
     from bench.data.index import read_meta
     from bench.evaluators.synth_oracle import SynthOracle
-    from bench.protocols.pose_transfer import load_generated, read_tuples, score_pose_transfer
+    from bench.methods.registry import get_method
+    from bench.protocols.pose_transfer import (
+        load_generated,
+        not_applicable_rows,
+        read_tuples,
+        score_pose_transfer,
+    )
     from bench.protocols.results import run_context, write_metrics
 
     params = json.loads(args.params)
     data = Path(args.data)
     test = FaceData.load(data, "test")
-    outputs = load_generated(Path(args.generated))
-    outputs.pop("tuple", None)
+    outputs, k_values = load_generated(Path(args.generated))
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
     rows = score_pose_transfer(outputs, test, read_tuples(data), oracle, params)
+    rows += not_applicable_rows(get_method(args.method).cls.not_applicable_k, k_values)
     context = run_context(read_meta(data), args.seed.label(args.method), args.seed.seed)
     write_metrics(Path(args.out), rows, context)
 
@@ -214,15 +220,16 @@ def cmd_face_reference(args: argparse.Namespace) -> None:
 
 def cmd_score_faces(args: argparse.Namespace) -> None:
     from bench.data.index import read_meta
+    from bench.methods.registry import get_method
     from bench.protocols.face_scores import FaceEvaluators, score_faces
-    from bench.protocols.pose_transfer import load_generated
+    from bench.protocols.pose_transfer import load_generated, not_applicable_rows
     from bench.protocols.results import load_arrays, run_context, write_metrics
 
     params = json.loads(args.params)
     reference = load_arrays(Path(args.reference), "face-reference")
-    rows = score_faces(
-        load_generated(Path(args.generated)), reference, FaceEvaluators(params), params
-    )
+    outputs, _ = load_generated(Path(args.generated))
+    rows = score_faces(outputs, reference, FaceEvaluators(params), params)
+    rows += not_applicable_rows(get_method(args.method).cls.not_applicable_k, params["k"])
     context = run_context(read_meta(Path(args.data)), args.seed.label(args.method), args.seed.seed)
     write_metrics(Path(args.out), rows, context)
 

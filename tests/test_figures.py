@@ -359,3 +359,32 @@ def test_table_figure_without_any_finite_score_says_so(tmp_path: Path) -> None:
     assert table_bars(frame, tmp_path, "toy", "reconstruction") == []
     with pytest.raises(ValueError, match="no bar figure for table 'verification'"):
         table_figure(frame, "toy", "verification")
+
+
+def test_not_applicable_k_prints_its_reason_instead_of_scores(tmp_path: Path) -> None:
+    from bench.protocols.pose_transfer import not_applicable_rows
+    from bench.report.tables import pose_transfer_table
+
+    files = []
+    for method in ("alpha", "beta"):
+        rows = transfer_rows(method, 0)
+        if method == "beta":
+            rows = [r for r in rows if r["k"] != 1]
+            rows += [
+                {**r, "method": "beta", "seed": 0} for r in not_applicable_rows({1: "why"}, [1, 8])
+            ]
+        path = tmp_path / method / "metrics.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps({"rows": rows}))
+        files.append(path)
+    frame = read_metrics(files)
+    csv_table, display, notes = pose_transfer_table(frame)
+    marked = display[(display["method"] == "beta") & (display["K"] == "1")]
+    assert len(marked) == 2  # self and cross
+    metric_columns = [c for c in display.columns if c not in ("protocol", "K", "method", "seeds")]
+    assert (marked[metric_columns] == "—").all().all()
+    scored = display[(display["method"] == "beta") & (display["K"] == "8")]
+    assert not (scored[metric_columns] == "—").any().any()
+    assert "— rows of beta at K=1: why" in notes
+    assert set(csv_table.loc[csv_table["not applicable"].notna(), "K"]) == {1}
+    assert write_figures(files, tmp_path / "figures", "toy")  # figures skip the marker rows

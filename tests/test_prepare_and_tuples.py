@@ -233,3 +233,28 @@ def test_distribution_rows_fd_zero_for_real_images_and_fid_na_with_reason():
     )
     assert np.isnan(by_metric["fid[inception-v3-pool3]"]["value"])
     assert by_metric["fid[inception-v3-pool3]"]["na_reason"] == "no weights at /x.pth"
+
+
+def test_method_not_applicable_at_a_k_gets_no_images_and_marker_rows(dataset, tmp_path):
+    from bench.protocols.pose_transfer import (
+        load_generated,
+        not_applicable_rows,
+        save_generated,
+    )
+
+    class OnlyForManySources(get_method("copy_source").cls):
+        not_applicable_k = {1: "equals another row at K = 1"}
+
+    test, tuples = FaceData.load(dataset, "test"), read_tuples(dataset)
+    outputs = synthesize(OnlyForManySources({}, test.info()), test, tuples, [1, 3], 4)
+    assert sorted(outputs) == ["k3_cross", "k3_self"]
+    save_generated(tmp_path / "generated.npz", outputs, tuples, [1, 3])
+    loaded, k_values = load_generated(tmp_path / "generated.npz")
+    assert sorted(loaded) == ["k3_cross", "k3_self"] and k_values == [1, 3]
+    rows = not_applicable_rows(OnlyForManySources.not_applicable_k, k_values)
+    assert {(r["protocol"], r["k"]) for r in rows} == {
+        ("pose_transfer/self", 1),
+        ("pose_transfer/cross", 1),
+    }
+    assert all(r["not_applicable"] == "equals another row at K = 1" for r in rows)
+    assert not_applicable_rows(OnlyForManySources.not_applicable_k, [3]) == []

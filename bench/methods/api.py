@@ -110,6 +110,10 @@ class Method(nn.Module):
     provides: ClassVar[frozenset[str]] = frozenset()
     sampling: ClassVar[Sampling] = Sampling()
     trainable: ClassVar[bool] = True
+    #: K values at which the method is by definition another row (an ablation that only
+    #: differs for K > 1): K -> the reason. Protocol 1 synthesizes nothing at those K and
+    #: the tables show the reason in place of scores.
+    not_applicable_k: ClassVar[dict[int, str]] = {}
 
     @classmethod
     def sampling_for(cls, config: dict[str, Any]) -> Sampling:

@@ -175,7 +175,7 @@ def synthesize(
     resolved = resolve_tuples(test, tuples)
     outputs: dict[str, np.ndarray] = {}
     device = method.device
-    jobs = [(kind, k) for kind in KINDS for k in k_values]
+    jobs = [(kind, k) for kind in KINDS for k in k_values if k not in method.not_applicable_k]
     if "target" in method.needs and resolved.targets["cross"] is None:
         jobs = [(kind, k) for kind, k in jobs if kind == "self"]
     with (
@@ -211,12 +211,22 @@ def synthesize(
     return outputs
 
 
-def save_generated(path: Path, outputs: dict[str, np.ndarray], tuples: pd.DataFrame) -> None:
-    save_arrays(path, tuple=tuples["tuple"].to_numpy(), **outputs)
+def save_generated(
+    path: Path, outputs: dict[str, np.ndarray], tuples: pd.DataFrame, k_values: list[int]
+) -> None:
+    """``generated.npz``: the images per ``k<K>_<kind>``, the tuple ids and the K values
+    protocol 1 asked for (a K the method is not applicable at has no images)."""
+    save_arrays(path, tuple=tuples["tuple"].to_numpy(), requested_k=np.asarray(k_values), **outputs)
 
 
-def load_generated(path: Path) -> dict[str, np.ndarray]:
-    return load_arrays(path, "synthesize")
+def load_generated(path: Path) -> tuple[dict[str, np.ndarray], list[int]]:
+    """(images per ``k<K>_<kind>``, the K values protocol 1 asked for)."""
+    arrays = load_arrays(path, "synthesize")
+    arrays.pop("tuple", None)
+    requested = arrays.pop("requested_k", None)
+    if requested is None:  # written before requested_k existed: every K has images
+        return arrays, sorted({int(key.split("_")[0][1:]) for key in arrays})
+    return arrays, [int(k) for k in requested]
 
 
 def save_sample_grid(
@@ -329,6 +339,26 @@ def score_pose_transfer(
             outputs[key], embedding, real_embeddings, inception, settings, kind, k
         )
     return rows
+
+
+def not_applicable_rows(reasons: dict[int, str], k_values: list[int]) -> list[dict[str, Any]]:
+    """One marker row per (kind, K) at which a method is not applicable
+    (``Method.not_applicable_k``): the tables print its reason instead of scores."""
+    return [
+        {
+            "metric": "not_applicable",
+            "value": float("nan"),
+            "n": 0,
+            "higher_is_better": False,
+            "evaluator": "none",
+            "not_applicable": reasons[k],
+            "protocol": f"{PROTOCOL}/{kind}",
+            "k": k,
+        }
+        for kind in KINDS
+        for k in k_values
+        if k in reasons
+    ]
 
 
 def distribution_rows(

@@ -112,10 +112,14 @@ def pose_transfer_table(
     keys = ["protocol", "k", "method"]
     labels = frame.get("sample_label", pd.Series(index=frame.index, dtype=object))
     small_sample = set(frame.loc[labels == "small-sample", "metric"])
+    marks = frame[frame["metric"] == "not_applicable"]
+    reasons = marks.groupby(keys)["not_applicable"].first().to_dict() if len(marks) else {}
     csv_rows, display_rows = [], []
     metrics = list(dict.fromkeys(stats["metric"]))
     for (protocol, k, method), group in stats.groupby(keys, sort=False):
         by_metric = group.set_index("metric")
+        # A K at which the method is by definition another row (Method.not_applicable_k).
+        reason = reasons.get((protocol, k, method))
         csv_row = {
             "protocol": protocol.split("/")[1],
             "K": int(k),
@@ -160,9 +164,12 @@ def pose_transfer_table(
                     row = by_metric.loc[metric]
                     display[header] = _cell(row["mean"], row["std"], DIGITS.get(prefix, 3))
                 else:
-                    display[header] = "n/a"
+                    display[header] = "—" if reason else "n/a"
         display["seeds"] = str(csv_row["seeds"])
         display["N"] = str(csv_row["N"])
+        if reason:
+            csv_row["not applicable"] = reason
+            display["N"] = "—"
         csv_rows.append(csv_row)
         display_rows.append(display)
     notes = [
@@ -171,6 +178,12 @@ def pose_transfer_table(
         "N: test tuples per row. ssim[...] names the SSIM variant (Gaussian window 11, sigma 1.5, as skimage).",
     ]
     notes += evaluator_notes(frame)
+    for (_, k, method), reason in sorted(
+        reasons.items(), key=lambda item: (item[0][2], item[0][1])
+    ):
+        note = f"— rows of {method} at K={k}: {reason}"
+        if note not in notes:
+            notes.append(note)
     if small_sample:
         notes.append(
             "FD, KID and FID compare each row's N generated images with all real test "

@@ -12,3 +12,8 @@ from ..caingan.method import CainGAN
 
 class CainGANMean(CainGAN):
     """CainGAN with the plain-mean fusion of Eq. (7); config ``fusion: mean``."""
+
+    not_applicable_k = {
+        1: "CainGAN w/o R is not applicable at K = 1: with one source the mean of Eq. (7) "
+        "equals Eq. (1), so it is caingan's K = 1 row (Ardelean & Sasu 2020, Table 2)",
+    }
