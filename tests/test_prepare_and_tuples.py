@@ -120,6 +120,33 @@ def test_self_driver_shares_the_first_sources_clip(dataset):
         assert index.loc[first, "clip"] == index.loc[row.self_driver, "clip"]
 
 
+def source_clips(tuples, index) -> list[set]:
+    """Per tuple, the (identity, clip) pairs its sources come from."""
+    return [
+        {tuple(index.loc[p, ["identity", "clip"]]) for p in row.sources.split(";")}
+        for row in tuples.itertuples()
+    ]
+
+
+def test_clip_sources_come_from_the_first_sources_clip_identity_sources_need_not(dataset):
+    from bench.errors import DataError
+    from bench.protocols.pose_transfer import make_tuples
+
+    index = read_index(dataset)
+    test, by_path = index[index.split == "test"], index.set_index("path")
+    clip = make_tuples(test, 3, 40, seed=0, sources="clip")
+    assert all(len(clips) == 1 for clips in source_clips(clip, by_path))
+    anywhere = make_tuples(test, 3, 40, seed=0, sources="identity")
+    assert any(len(clips) == 2 for clips in source_clips(anywhere, by_path))
+    # Nested and disjoint from the self driver in both modes.
+    for tuples in (clip, anywhere):
+        assert all(r.self_driver not in r.sources.split(";") for r in tuples.itertuples())
+    with pytest.raises(DataError, match="a clip of 6 images.*sources: clip"):
+        make_tuples(test, 5, 4, seed=0, sources="clip")  # clips hold 5 frames
+    with pytest.raises(DataError, match="'video'"):
+        make_tuples(test, 3, 4, seed=0, sources="video")
+
+
 def test_reference_rows_return_source_driver_and_target(dataset):
     test, tuples = FaceData.load(dataset, "test"), read_tuples(dataset)
     resolved = resolve_tuples(test, tuples)

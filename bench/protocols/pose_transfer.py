@@ -37,42 +37,54 @@ def tuples_path(dataset_dir: Path) -> Path:
     return Path(dataset_dir) / "protocols" / f"{PROTOCOL}.csv"
 
 
-def make_tuples(test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int) -> pd.DataFrame:
-    """Draw ``n_tuples`` test tuples (a pure function of the index and ``seed``).
+def make_tuples(
+    test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int, sources: str = "clip"
+) -> pd.DataFrame:
+    """Draw ``n_tuples`` test tuples (a pure function of the index, ``seed`` and ``sources``).
 
     The first source and the self driver come from one clip (one video: same
-    background and light); the other K_max - 1 sources are any other images of A.
+    background and light). ``sources="clip"`` draws the other K_max - 1 sources from
+    that clip too, as the K-shot papers test (CainGAN and FSHM: K frames of one test
+    video); ``"identity"`` draws them from any other images of A (other clips,
+    other scenes). Datasets without videos (LFW, CelebA) have one clip per person, so
+    both are the same there.
     """
+    if sources not in ("clip", "identity"):
+        raise DataError(
+            f"protocols.pose_transfer.sources: {sources!r} is not 'clip' or 'identity'"
+        )
     rng = np.random.default_rng(seed)
     groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
+    clip_size = k_max + 1 if sources == "clip" else 2
     eligible = [
         i
         for i, g in groups.items()
-        if len(g) >= k_max + 1 and (g.groupby("clip").size() >= 2).any()
+        if len(g) >= k_max + 1 and (g.groupby("clip").size() >= clip_size).any()
     ]
     if len(eligible) < 2:
         raise DataError(
             f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
-            f"(K={k_max} sources + a driver) and a clip of 2 images; found {len(eligible)}"
+            f"(K={k_max} sources + a driver) and a clip of {clip_size} images "
+            f"(protocols.pose_transfer.sources: {sources}); found {len(eligible)}"
         )
     rows = []
     for number in range(n_tuples):
         a = eligible[rng.integers(len(eligible))]
         images = groups[a]
         clip_sizes = images.groupby("clip").size()
-        clip = rng.choice(clip_sizes.index[clip_sizes >= 2].to_numpy())
-        first, driver = rng.choice(
-            images.loc[images["clip"] == clip, "path"].to_numpy(), 2, replace=False
-        )
-        rest = images.loc[~images["path"].isin([first, driver]), "path"].to_numpy()
-        sources = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
+        clip = rng.choice(clip_sizes.index[clip_sizes >= clip_size].to_numpy())
+        in_clip = images["clip"] == clip
+        first, driver = rng.choice(images.loc[in_clip, "path"].to_numpy(), 2, replace=False)
+        pool = images[in_clip] if sources == "clip" else images
+        rest = pool.loc[~pool["path"].isin([first, driver]), "path"].to_numpy()
+        sources_of_a = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
         others = [i for i in groups if i != a]
         b = others[rng.integers(len(others))]
         rows.append(
             {
                 "tuple": number,
                 "identity": a,
-                "sources": ";".join(sources),
+                "sources": ";".join(sources_of_a),
                 "self_driver": driver,
                 "cross_identity": b,
                 "cross_driver": rng.choice(groups[b]["path"].to_numpy()),
@@ -89,7 +101,13 @@ def write_tuples(dataset_dir: Path, settings: dict[str, Any]) -> Path:
     meta = read_meta(dataset_dir)
     index = read_index(dataset_dir)
     test = index[index.split == "test"]
-    tuples = make_tuples(test, max(settings["k"]), settings["tuples"], settings["seed"])
+    tuples = make_tuples(
+        test,
+        max(settings["k"]),
+        settings["tuples"],
+        settings["seed"],
+        settings.get("sources", "clip"),
+    )
     if meta.get("has_exact_targets"):
         from bench.data.prepare import render_cross_targets
 
