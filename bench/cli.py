@@ -39,11 +39,21 @@ def setup_logging(log_file: str | None, verbose: bool = False) -> None:
     )
 
 
+_THREAD_LIMITS = []  # keeps the threadpoolctl limits alive for the process
+
+
 def set_threads(threads: int | None) -> None:
+    """Cap torch's intra-op threads and the BLAS/OpenMP pools of numpy, scipy and sklearn.
+
+    The DAG runs several one-thread jobs side by side; an uncapped OpenBLAS starts one
+    thread per core in each, and the oversubscribed cores made KID's matmuls 5x slower.
+    """
     if threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(threads)
+        _THREAD_LIMITS.append(threadpool_limits(limits=threads))
 
 
 # -- stages ----------------------------------------------------------------------------------

@@ -232,3 +232,38 @@ def test_bad_arguments_raise_helpful_errors() -> None:
         Renderer(RES, backend="opengl")
     with pytest.raises(ValueError, match="clip length"):
         sample_clip(np.random.default_rng(0), 0)
+
+
+def drawn_segment_by_segment(landmarks: np.ndarray, resolution: int, visible=None) -> np.ndarray:
+    """The reference drawing: np.linspace per segment, painted in order (the original code)."""
+    import itertools
+
+    from bench.data.synthfaces import LANDMARK_PARTS
+
+    image = np.zeros((resolution, resolution, 3), np.uint8)
+    for first, last, closed, colour in LANDMARK_PARTS:
+        index = list(range(first, last + 1)) + ([first] if closed else [])
+        for a, b in itertools.pairwise(index):
+            if visible is not None and not (visible[a] and visible[b]):
+                continue
+            p, q = landmarks[a], landmarks[b]
+            t = np.linspace(0.0, 1.0, int(np.ceil(2.0 * np.abs(q - p).max())) + 1)[:, None]
+            points = np.floor(p + t * (q - p)).astype(np.int64)
+            ok = (points >= 0).all(1) & (points < resolution).all(1)
+            image[points[ok, 1], points[ok, 0]] = colour
+    return image
+
+
+def test_landmark_image_equals_segment_by_segment_drawing(renderer: Renderer) -> None:
+    rng = np.random.default_rng(0)
+    cases = [
+        (renderer.render(Identity.from_seed(s), Scene(yaw, 0.0, 0.0)).landmarks, None)
+        for s, yaw in enumerate((-80.0, -30.0, 0.0, 45.0, 90.0))
+    ]
+    for _ in range(200):  # off-image points, repeated points (zero-length segments), hidden ones
+        points = rng.uniform(-0.3 * RES, 1.3 * RES, (68, 2))
+        points[rng.integers(68)] = points[rng.integers(68)]
+        cases.append((points, rng.random(68) > 0.2 if rng.random() < 0.5 else None))
+    for points, visible in cases:
+        expected = drawn_segment_by_segment(np.asarray(points, np.float64), RES, visible)
+        assert np.array_equal(landmark_image(points, RES, visible), expected)

@@ -509,29 +509,56 @@ LANDMARK_PARTS = (
 )
 
 
+def _landmark_segments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first points [S], second points [S], colours [S, 3]) of every drawn segment, in
+    drawing order (a later segment paints over an earlier one)."""
+    firsts, seconds, colours = [], [], []
+    for first, last, closed, colour in LANDMARK_PARTS:
+        index = list(range(first, last + 1)) + ([first] if closed else [])
+        for a, b in itertools.pairwise(index):
+            firsts.append(a)
+            seconds.append(b)
+            colours.append(colour)
+    return np.array(firsts), np.array(seconds), np.array(colours, np.uint8)
+
+
+_SEGMENTS = _landmark_segments()
+
+
 def landmark_image(
     landmarks: np.ndarray, resolution: int, visible: np.ndarray | None = None
 ) -> np.ndarray:
     """uint8 [H, W, 3]: the 68 iBUG points drawn as coloured polylines per facial part on black.
 
     This is the sketch style landmark-driven methods (CainGAN, FSHM) consume. Segments with an
-    invisible end point are left out when ``visible`` is given.
+    invisible end point are left out when ``visible`` is given. Each segment p -> q is
+    sampled at ``ceil(2 max|q - p|) + 1`` evenly spaced points (``np.linspace``'s values,
+    computed for all segments at once) and floored to pixels; where segments overlap, the
+    later part's colour wins.
     """
     landmarks = np.asarray(landmarks, dtype=np.float64)
     if landmarks.shape != (68, 2):
         raise ValueError(f"expected landmarks of shape (68, 2), got {landmarks.shape}")
     image = np.zeros((resolution, resolution, 3), np.uint8)
-    for first, last, closed, colour in LANDMARK_PARTS:
-        index = list(range(first, last + 1)) + ([first] if closed else [])
-        for a, b in itertools.pairwise(index):
-            if visible is not None and not (visible[a] and visible[b]):
-                continue
-            p, q = landmarks[a], landmarks[b]
-            steps = int(np.ceil(2.0 * np.abs(q - p).max())) + 1
-            t = np.linspace(0.0, 1.0, steps)[:, None]
-            points = np.floor(p + t * (q - p)).astype(np.int64)
-            ok = (points >= 0).all(1) & (points < resolution).all(1)
-            image[points[ok, 1], points[ok, 0]] = colour
+    firsts, seconds, colours = _SEGMENTS
+    if visible is not None:
+        keep = np.asarray(visible, bool)[firsts] & np.asarray(visible, bool)[seconds]
+        firsts, seconds, colours = firsts[keep], seconds[keep], colours[keep]
+    if len(firsts) == 0:
+        return image
+    p, q = landmarks[firsts], landmarks[seconds]
+    steps = np.ceil(2.0 * np.abs(q - p).max(1)).astype(np.int64) + 1
+    segment = np.repeat(np.arange(len(steps)), steps)
+    position = np.arange(len(segment)) - np.repeat(np.cumsum(steps) - steps, steps)
+    # np.linspace(0, 1, n): i * (1 / (n - 1)), the last value exactly 1; [0] when n == 1.
+    divisor = np.maximum(steps - 1, 1).astype(np.float64)
+    t = position * (1.0 / divisor)[segment]
+    t[np.cumsum(steps)[steps > 1] - 1] = 1.0
+    points = np.floor(p[segment] + t[:, None] * (q - p)[segment]).astype(np.int64)
+    ok = (points >= 0).all(1) & (points < resolution).all(1)
+    pixel = (points[ok, 1] * resolution + points[ok, 0])[::-1]
+    _, last = np.unique(pixel, return_index=True)  # first in reverse = last drawn
+    image.reshape(-1, 3)[pixel[last]] = colours[segment[ok][::-1][last]]
     return image
 
 

@@ -50,9 +50,7 @@ def make_tuples(
     both are the same there.
     """
     if sources not in ("clip", "identity"):
-        raise DataError(
-            f"protocols.pose_transfer.sources: {sources!r} is not 'clip' or 'identity'"
-        )
+        raise DataError(f"protocols.pose_transfer.sources: {sources!r} is not 'clip' or 'identity'")
     rng = np.random.default_rng(seed)
     groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
     clip_size = k_max + 1 if sources == "clip" else 2
