@@ -1,0 +1,79 @@
+"""Where the time of a DAG run went: job times per rule and per method, from Snakemake's
+benchmark files (``results/benchmarks/<rule>/<dataset>/<method>/seed<k>.tsv``).
+
+    python benchmarks/dag_job_times.py                      # the default run's results/
+    python benchmarks/dag_job_times.py --results results/smoke --wall 2229
+
+Each job's wall time (``s``) and CPU time (``cpu_time``) are summed; a method's share
+counts every job of its runs (training, synthesis, scoring, its untrained row). Jobs
+shared by all methods (preparation, oracles, tuples, tables) are listed as "shared".
+With ``--wall`` (the run's measured wall-clock seconds) it also prints how busy the cores
+were: sum of job wall times / (wall x cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from collections import defaultdict
+from pathlib import Path
+
+
+def read_jobs(benchmarks: Path) -> list[tuple[str, str, float, float]]:
+    """(rule, method or 'shared', wall s, cpu s) of every benchmark file."""
+    jobs = []
+    for path in sorted(benchmarks.rglob("*.tsv")):
+        parts = path.relative_to(benchmarks).parts
+        rule = parts[0]
+        method = parts[2] if len(parts) == 4 else "shared"
+        with path.open() as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if not rows:
+            continue
+        last = rows[-1]
+        cpu = float(last.get("cpu_time") or 0.0)
+        jobs.append((rule, method, float(last["s"]), cpu))
+    return jobs
+
+
+def table(title: str, sums: dict[str, list[float]], total: float) -> str:
+    lines = [f"| {title} | jobs | wall s | share | CPU s |", "|---|---|---|---|---|"]
+    for name, (count, wall, cpu) in sorted(sums.items(), key=lambda kv: -kv[1][1]):
+        lines.append(
+            f"| {name} | {int(count)} | {wall:.0f} | {100 * wall / total:.1f}% | {cpu:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--wall", type=float, help="measured wall-clock seconds of the run")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+    jobs = read_jobs(args.results / "benchmarks")
+    if not jobs:
+        raise SystemExit(f"{args.results / 'benchmarks'}: no benchmark files; run the DAG first")
+    by_rule: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    by_method: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for rule, method, wall, cpu in jobs:
+        for key, sums in ((rule, by_rule), (method, by_method)):
+            sums[key][0] += 1
+            sums[key][1] += wall
+            sums[key][2] += cpu
+    total = sum(wall for _, _, wall, _ in jobs)
+    print(
+        f"{len(jobs)} jobs, {total:.0f} s of job wall time, {sum(j[3] for j in jobs):.0f} s CPU\n"
+    )
+    print(table("rule", by_rule, total) + "\n")
+    print(table("method", by_method, total))
+    if args.wall:
+        busy = total / (args.wall * args.cores)
+        print(
+            f"\nwall {args.wall:.0f} s on {args.cores} cores: the cores ran jobs {100 * busy:.0f}% of it"
+        )
+
+
+if __name__ == "__main__":
+    main()
