@@ -6,6 +6,7 @@ step ``s`` draws exactly the batches an uninterrupted run would have drawn.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +18,8 @@ import torch
 from bench.data.index import (
     POSE_COLUMNS,
     PoseBins,
-    load_images,
+    cached_array,
+    load_images_cached,
     read_index,
     read_landmarks,
     read_meta,
@@ -52,7 +54,9 @@ class FaceData:
         if not mask.any():
             raise DataError(f"{root / 'index.csv'}: no rows with split {split!r}")
         rows = index[mask].reset_index(drop=True)
-        images = load_images([root / p for p in rows["path"]], meta["resolution"], threads)
+        images = load_images_cached(
+            root, f"images-{split}", [root / p for p in rows["path"]], meta["resolution"], threads
+        )
         return cls(
             name=meta["dataset"],
             root=root,
@@ -87,15 +91,26 @@ class FaceData:
 
     @cached_property
     def landmark_images(self) -> np.ndarray:
-        """uint8 ``[N, H, W, 3]`` landmark drawings, made once when a method needs them."""
-        from bench.data.synthfaces import landmark_image
+        """uint8 ``[N, H, W, 3]`` landmark drawings, made once when a method needs them.
 
-        return np.stack(
-            [
-                landmark_image(p, self.resolution, v)
-                for p, v in zip(self.landmarks, self.visible, strict=True)
-            ]
-        )
+        Kept as a packed copy in the dataset's ``.cache`` (:func:`cached_array`), keyed by
+        the landmarks, the resolution and the source of the drawing code."""
+        from bench.data import synthfaces
+
+        def draw() -> np.ndarray:
+            return np.stack(
+                [
+                    synthfaces.landmark_image(p, self.resolution, v)
+                    for p, v in zip(self.landmarks, self.visible, strict=True)
+                ]
+            )
+
+        digest = hashlib.sha256(Path(synthfaces.__file__).read_bytes())
+        for array in (self.landmarks, self.visible):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(f"{self.resolution}".encode())
+        split = "-".join(sorted(set(self.index["split"])))
+        return cached_array(self.root, f"landmark-images-{split}", digest.hexdigest(), draw)
 
     @cached_property
     def _groups(self) -> dict[str, list[np.ndarray]]:

@@ -8,8 +8,12 @@ Every reader here validates and names the file and line at fault.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,10 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from bench.errors import DataError
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = ".cache"  # inside a prepared dataset: packed copies of its PNG crops
 
 INDEX_COLUMNS = (
     "path",
@@ -121,6 +129,65 @@ def load_images(
     with ThreadPoolExecutor(max_workers=threads) as pool:
         arrays = list(pool.map(lambda p: load_image(p, resolution), paths))
     return np.stack(arrays)
+
+
+def images_fingerprint(paths: Sequence[Path], resolution: int | None) -> str:
+    """A digest of the files behind a packed copy: each path, size and modification time."""
+    digest = hashlib.sha256(f"resolution={resolution}\n".encode())
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError as error:
+            raise DataError(f"{path}: image file is missing") from error
+        digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def cached_array(
+    root: Path, name: str, fingerprint: str, compute: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """``compute()``, through a packed copy ``<root>/.cache/<name>.npy`` of its result.
+
+    The copy is used only while its ``fingerprint`` matches, rewritten otherwise, written
+    atomically (parallel jobs may race) and skipped where the folder is read-only.
+    """
+    array_path = Path(root) / CACHE_DIR / f"{name}.npy"
+    stamp_path = array_path.with_suffix(".sha256")
+    try:
+        if stamp_path.read_text() == fingerprint:
+            return np.load(array_path, allow_pickle=False)
+    except (OSError, ValueError):
+        pass  # no copy yet, or a broken one: compute and rewrite
+    array = compute()
+    try:
+        array_path.parent.mkdir(exist_ok=True)
+        for target, write in (
+            (array_path, lambda f: np.save(f, array, allow_pickle=False)),
+            (stamp_path, lambda f: f.write(fingerprint.encode())),
+        ):
+            with tempfile.NamedTemporaryFile(dir=array_path.parent, delete=False) as handle:
+                write(handle)
+            os.chmod(handle.name, 0o644)
+            os.replace(handle.name, target)
+    except OSError as error:
+        log.debug("no packed copy %s in %s: %s", name, root, error)
+    return array
+
+
+def load_images_cached(
+    root: Path, name: str, paths: Sequence[Path], resolution: int | None, threads: int = 4
+) -> np.ndarray:
+    """:func:`load_images` through :func:`cached_array`: the PNGs stay the data, the packed
+    copy only saves decoding them in every job (SynthFaces' 7,200 training crops: 3.6 s ->
+    0.3 s). Its fingerprint is every file's path, size and mtime, and the resolution."""
+    images = cached_array(
+        root, name, images_fingerprint(paths, resolution),
+        lambda: load_images(paths, resolution, threads),
+    )
+    if images.shape[0] != len(paths):  # a digest collision would be needed; cheap to check
+        raise DataError(f"{Path(root) / CACHE_DIR / name}.npy: {images.shape[0]} images, "
+                        f"index lists {len(paths)}; delete the .cache folder")
+    return images
 
 
 def save_image(path: Path, image: np.ndarray) -> None:
