@@ -260,42 +260,41 @@ def cmd_score_reconstruction(args: argparse.Namespace) -> None:
     write_metrics(Path(args.out), rows, context)
 
 
-def cmd_score_disentanglement(args: argparse.Namespace) -> None:
-    from bench.data.dataset import FaceData
+def cmd_represent(args: argparse.Namespace) -> None:
+    """Protocol 2 in one process: the codes of every test image, their verification on
+    pairs.txt and t-SNE figure, and (where the dataset has exact factors) MIG/DCI/SAP."""
     from bench.data.index import read_meta
-    from bench.protocols.representation import disentanglement_rows, load_codes
+    from bench.protocols.representation import (
+        disentanglement_rows,
+        encode,
+        has_exact_factors,
+        load_codes,
+        save_codes,
+        score_representation,
+        tsne_figure,
+    )
     from bench.protocols.results import run_context, write_metrics
 
-    data = Path(args.data)
-    test = FaceData.load(data, "test")
-    rows = disentanglement_rows(load_codes(Path(args.codes), test), test, json.loads(args.params))
-    context = run_context(read_meta(data), args.seed.label(args.method), args.seed.seed)
-    write_metrics(Path(args.out), rows, context)
-
-
-def cmd_encode(args: argparse.Namespace) -> None:
-    from bench.protocols.representation import encode, save_codes
-
     params = json.loads(args.params)
+    data = Path(args.data)
     test, method = _load_test_and_method(args, params)
     if not {"identity_code", "pose_code"} & method.provides:
         raise BenchError(f"method {args.method!r} provides no codes (identity_code or pose_code)")
-    save_codes(Path(args.out), encode(method, test), test)
-
-
-def cmd_score_representation(args: argparse.Namespace) -> None:
-    from bench.data.dataset import FaceData
-    from bench.data.index import read_meta
-    from bench.protocols.representation import load_codes, score_representation, tsne_figure
-    from bench.protocols.results import run_context, write_metrics
-
-    data = Path(args.data)
-    test = FaceData.load(data, "test")
-    codes = load_codes(Path(args.codes), test)
-    rows = score_representation(codes, test, data / "pairs.txt")
+    save_codes(Path(args.codes), encode(method, test), test)
+    codes = load_codes(Path(args.codes), test)  # what the file holds is what gets scored
     meta = read_meta(data)
     label = args.seed.label(args.method)
-    write_metrics(Path(args.out), rows, run_context(meta, label, args.seed.seed))
+    context = run_context(meta, label, args.seed.seed)
+    write_metrics(Path(args.out), score_representation(codes, test, data / "pairs.txt"), context)
+    reason = has_exact_factors(test)
+    rows = (
+        disentanglement_rows(codes, test, params["disentanglement"])
+        if reason is None
+        else [{"metric": "not_applicable", "value": float("nan"), "n": 0,
+               "higher_is_better": True, "evaluator": "none", "not_applicable": reason,
+               "protocol": "disentanglement/all-codes", "k": 1}]
+    )
+    write_metrics(Path(args.disentanglement), rows, context)
     title = f"{label} (seed {args.seed.seed}) on {meta['dataset']} test identities"
     tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
 
@@ -442,20 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=run_seed, required=True)
     p = stage(
-        "score-disentanglement",
-        cmd_score_disentanglement,
-        "MIG, DCI and SAP of a method's codes against the exact factors",
+        "represent",
+        cmd_represent,
+        "a method's codes of every test image, their verification, t-SNE and disentanglement",
     )
-    for flag in ("--method", "--data", "--codes", "--params", "--out"):
+    for flag in ("--method", "--data", "--model", "--params", "--codes", "--out"):
         p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=run_seed, required=True)
-    p = stage("encode", cmd_encode, "store a trained method's codes of every test image")
-    for flag in ("--method", "--data", "--model", "--params", "--out"):
-        p.add_argument(flag, required=True)
-    p = stage(
-        "score-representation", cmd_score_representation, "verification of codes, t-SNE figure"
-    )
-    for flag in ("--method", "--data", "--codes", "--out", "--figure"):
+    for flag in ("--disentanglement", "--figure"):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=run_seed, required=True)
     p = stage("sweep-drivers", cmd_sweep_drivers, "render the pose-sweep drivers and exact targets")

@@ -111,8 +111,12 @@ def test_the_factors_themselves_disentangle_and_noise_does_not(tmp_path):
 
 
 def test_disentanglement_needs_exact_factors():
+    from bench.protocols.representation import has_exact_factors
+
     data = make_face_data(resolution=8)
+    assert has_exact_factors(data) is None
     data.index["pose_source"] = "dlib68-pnp"
+    assert "only SynthFaces" in has_exact_factors(data)
     from bench.errors import DataError
 
     with pytest.raises(DataError, match="only SynthFaces"):

@@ -231,6 +231,17 @@ FACTORS = (
 FACTOR_EVALUATOR = "synth-factors"
 
 
+def has_exact_factors(test: FaceData) -> str | None:
+    """None where the split carries every exact factor; otherwise why disentanglement is n/a."""
+    missing = [c for c, _ in FACTORS if c not in test.index.columns]
+    if missing or not (test.index["pose_source"] == "gt").all():
+        return (
+            f"disentanglement needs exact factors {missing or ''} (pose_source gt); "
+            "only SynthFaces has them"
+        )
+    return None
+
+
 def disentanglement_rows(
     codes: dict[str, np.ndarray], test: FaceData, settings: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -241,12 +252,9 @@ def disentanglement_rows(
     """
     from bench.metrics.disentanglement import dci, mig, sap
 
-    missing = [c for c, _ in FACTORS if c not in test.index.columns]
-    if missing or not (test.index["pose_source"] == "gt").all():
-        raise DataError(
-            f"{test.root}: disentanglement needs exact factors {missing or ''} (pose_source gt); "
-            "only SynthFaces has them"
-        )
+    reason = has_exact_factors(test)
+    if reason is not None:
+        raise DataError(f"{test.root}: {reason}")
     z = np.concatenate([codes[name] for name in sorted(codes)], axis=1)
     factors = test.index[[c for c, _ in FACTORS]].to_numpy(np.float64)
     discrete = np.array([d for _, d in FACTORS])

@@ -42,25 +42,6 @@ rule score_reconstruction:
         "--params {params.settings:q} --out {output} --threads {threads} --log {log}"
 
 
-rule score_disentanglement:
-    input:
-        codes=rules.encode.output,
-    output:
-        f"{RUN}/representation/disentanglement.json",
-    params:
-        settings=lambda w: as_json(config["protocols"]["disentanglement"]),
-        data=lambda w: f"results/data/{w.dataset}",
-    threads: 1
-    log:
-        f"results/logs/score_disentanglement/{{dataset}}/{{method}}/seed{{seed}}.log",
-    benchmark:
-        f"results/benchmarks/score_disentanglement/{{dataset}}/{{method}}/seed{{seed}}.tsv"
-    shell:
-        "{PY} -m bench score-disentanglement --method {wildcards.method} "
-        "--seed {wildcards.seed} --data {params.data} --codes {input.codes} "
-        "--params {params.settings:q} --out {output} --threads {threads} --log {log}"
-
-
 def method_table_rule_files(dataset, table):
     if table == "reconstruction":
         return [

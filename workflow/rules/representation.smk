@@ -7,34 +7,17 @@ def coded_runs(dataset):
     ]
 
 
-rule encode:
+rule represent:
+    """Protocol 2 in one job: codes of every test image, verification on pairs.txt, t-SNE,
+    and MIG/DCI/SAP against the exact factors (a not-applicable row where there are none)."""
     input:
         model=rules.train.output.model,
         meta=rules.prepare.output.meta,
-    output:
-        f"{RUN}/representation/codes.npz",
-    params:
-        settings=lambda w: as_json(
-            {"device": config["train"]["device"], "pose_bin_width": config["pose_bin_width"]}
-        ),
-        data=lambda w: f"results/data/{w.dataset}",
-    threads: config["train"]["threads"]
-    log:
-        f"results/logs/encode/{{dataset}}/{{method}}/seed{{seed}}.log",
-    benchmark:
-        f"results/benchmarks/encode/{{dataset}}/{{method}}/seed{{seed}}.tsv"
-    shell:
-        "{PY} -m bench encode --method {wildcards.method} --data {params.data} "
-        "--model {input.model} --params {params.settings:q} --out {output} "
-        "--threads {threads} --log {log}"
-
-
-rule score_representation:
-    input:
-        codes=rules.encode.output,
         pairs=rules.prepare.output.pairs,
     output:
+        codes=f"{RUN}/representation/codes.npz",
         metrics=f"{RUN}/representation/metrics.json",
+        disentanglement=f"{RUN}/representation/disentanglement.json",
         figure=report(
             f"{RUN}/representation/tsne.png",
             caption="../report/tsne.rst",
@@ -43,16 +26,25 @@ rule score_representation:
         ),
         pdf=f"{RUN}/representation/tsne.pdf",
     params:
+        settings=lambda w: as_json(
+            {
+                "device": config["train"]["device"],
+                "pose_bin_width": config["pose_bin_width"],
+                "disentanglement": config["protocols"]["disentanglement"],
+            }
+        ),
         data=lambda w: f"results/data/{w.dataset}",
     threads: config["train"]["threads"]
     log:
-        f"results/logs/score_representation/{{dataset}}/{{method}}/seed{{seed}}.log",
+        f"results/logs/represent/{{dataset}}/{{method}}/seed{{seed}}.log",
     benchmark:
-        f"results/benchmarks/score_representation/{{dataset}}/{{method}}/seed{{seed}}.tsv"
+        f"results/benchmarks/represent/{{dataset}}/{{method}}/seed{{seed}}.tsv"
     shell:
-        "{PY} -m bench score-representation --method {wildcards.method} --seed {wildcards.seed} "
-        "--data {params.data} --codes {input.codes} --out {output.metrics} "
-        "--figure {output.figure} --threads {threads} --log {log}"
+        "{PY} -m bench represent --method {wildcards.method} --seed {wildcards.seed} "
+        "--data {params.data} --model {input.model} --params {params.settings:q} "
+        "--codes {output.codes} --out {output.metrics} "
+        "--disentanglement {output.disentanglement} --figure {output.figure} "
+        "--threads {threads} --log {log}"
 
 
 rule verification_table:
