@@ -118,6 +118,14 @@ def test_every_provided_capability_returns_the_contracted_shapes(name, data, tra
                 out = method.transfer(sources, driver)
                 assert out.shape == (b, *shape), f"{name} transfer K={k}: {tuple(out.shape)}"
                 assert out.min() >= 0 and out.max() <= 1 and torch.isfinite(out).all()
+            # transfer_k (what protocol 1 calls) is transfer of each prefix of the sources
+            sources = images[3:6].unsqueeze(0).expand(b, -1, -1, -1, -1)
+            many = method.transfer_k(sources, driver, [1, 3])
+            assert sorted(many) == [1, 3], f"{name} transfer_k keys {sorted(many)}"
+            for k in (1, 3):
+                alone = method.transfer(sources[:, :k], driver)
+                torch.testing.assert_close(many[k], alone, atol=1e-5, rtol=1e-4,
+                                           msg=f"{name}: transfer_k K={k} != transfer")
         if {"identity_code", "pose_code"} & method.provides:
             codes = method.encode(images)
             if "identity_code" in method.provides:

@@ -9,7 +9,7 @@ shape ``[..., 3, H, W]``; a method converts to its own range internally.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
@@ -153,6 +153,14 @@ class Method(nn.Module):
     def transfer(self, sources: Tensor, driver: Driver) -> Tensor:
         """Identity from ``sources [B, K, 3, H, W]``, pose from ``driver``: ``[B, 3, H, W]``."""
         raise NotImplementedError(f"{self.name} does not provide transfer")
+
+    def transfer_k(
+        self, sources: Tensor, driver: Driver, k_values: Sequence[int]
+    ) -> dict[int, Tensor]:
+        """``{k: transfer(sources[:, :k], driver)}`` for each k (``sources`` holds max(k)
+        frames). Protocol 1 calls this; a method whose per-source work does not depend on
+        K (an embedding per source, then a fusion) overrides it to do that work once."""
+        return {k: self.transfer(sources[:, :k], driver) for k in k_values}
 
     def encode(self, images: Tensor) -> dict[str, Tensor]:
         """Codes of ``images [B, 3, H, W]``: ``{"identity": [B, d], "pose": [B, d'], ...}``."""

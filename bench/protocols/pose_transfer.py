@@ -187,24 +187,28 @@ def make_driver(
 def synthesize(
     method: Method, test: FaceData, tuples: pd.DataFrame, k_values: list[int], batch_size: int
 ) -> dict[str, np.ndarray]:
-    """Run ``method.transfer`` on every tuple, kind and K: ``{"k1_cross": uint8 [N,H,W,3], ...}``."""
+    """Run ``method.transfer_k`` on every tuple and kind, for every K at once:
+    ``{"k1_cross": uint8 [N,H,W,3], ...}``."""
     resolved = resolve_tuples(test, tuples)
     outputs: dict[str, np.ndarray] = {}
     device = method.device
-    jobs = [(kind, k) for kind in KINDS for k in k_values if k not in method.not_applicable_k]
+    ks = [k for k in k_values if k not in method.not_applicable_k]
+    if not ks:
+        return outputs
+    kinds = list(KINDS)
     if "target" in method.needs and resolved.targets["cross"] is None:
-        jobs = [(kind, k) for kind, k in jobs if kind == "self"]
+        kinds = ["self"]
     with (
         torch.inference_mode(),
         tqdm(
-            total=len(jobs) * len(tuples),
+            total=len(kinds) * len(ks) * len(tuples),
             desc=f"synthesize {method.name}",
             unit="img",
             mininterval=2.0,
         ) as bar,
     ):
-        for kind, k in jobs:
-            chunks = []
+        for kind in kinds:
+            chunks: dict[int, list[np.ndarray]] = {k: [] for k in ks}
             for start in range(0, len(tuples), batch_size):
                 stop = min(start + batch_size, len(tuples))
                 target = resolved.targets[kind]
@@ -214,16 +218,22 @@ def synthesize(
                     method.needs,
                     None if target is None else target[start:stop],
                 )
-                sources = resolved.sources[start:stop, :k]
-                generated = method.transfer(sources.to(device), driver.to(device))
-                if generated.shape != driver.image.shape:
+                sources = resolved.sources[start:stop, : max(ks)]
+                generated = method.transfer_k(sources.to(device), driver.to(device), ks)
+                if sorted(generated) != sorted(ks):
                     raise DataError(
-                        f"{method.name}.transfer returned shape {list(generated.shape)}, "
-                        f"expected {list(driver.image.shape)}"
+                        f"{method.name}.transfer_k returned K {sorted(generated)}, asked {ks}"
                     )
-                chunks.append(to_uint8_images(generated.float().cpu()))
-                bar.update(stop - start)
-            outputs[f"k{k}_{kind}"] = np.concatenate(chunks)
+                for k in ks:
+                    if generated[k].shape != driver.image.shape:
+                        raise DataError(
+                            f"{method.name}.transfer returned shape {list(generated[k].shape)}, "
+                            f"expected {list(driver.image.shape)}"
+                        )
+                    chunks[k].append(to_uint8_images(generated[k].float().cpu()))
+                bar.update((stop - start) * len(ks))
+            for k in ks:
+                outputs[f"k{k}_{kind}"] = np.concatenate(chunks[k])
     return outputs
 
 

@@ -21,6 +21,7 @@ learning rate (TTUR).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -269,8 +270,23 @@ class CainGAN(Method):
 
     def transfer(self, sources: Tensor, driver: Driver) -> Tensor:
         """x_hat = G(L(driver), Psi(E(x_i, L(x_i), L(driver)))) for the K sources."""
+        k = sources.shape[1]
+        return self.transfer_k(sources, driver, [k])[k]
+
+    def transfer_k(
+        self, sources: Tensor, driver: Driver, k_values: Sequence[int]
+    ) -> dict[int, Tensor]:
+        """:meth:`transfer` from the first k sources, for every k: e_i, r_i of each source
+        and G's layout of L(driver) do not depend on k, so they are computed once."""
         landmarks = self.source_landmarks(sources, driver)
-        return self._generate(sources, landmarks, driver.landmark_image).clamp(0, 1)
+        target = driver.landmark_image
+        e, r = self.embedder(sources, landmarks, target)
+        layout = self.generator.layout(target)
+        fusion = self.config["fusion"]
+        return {
+            k: self.generator.render(layout, combine(e[:, :k], r[:, :k], fusion)).clamp(0, 1)
+            for k in k_values
+        }
 
     def encode(self, images: Tensor) -> dict[str, Tensor]:
         """Identity code: e of each image targeted at its own landmarks, global-average-pooled."""

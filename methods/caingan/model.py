@@ -186,10 +186,17 @@ class CainGenerator(nn.Module):
         self.final = nn.Conv2d(c, 3, 3, padding=1)
 
     def forward(self, target_landmarks: Tensor, embedding: Tensor) -> Tensor:
+        return self.render(self.layout(target_landmarks), embedding)
+
+    def layout(self, target_landmarks: Tensor) -> Tensor:
+        """The down path and same-resolution blocks: everything that sees only L(x_t)."""
         h = target_landmarks
         for down, norm in zip(self.downs, self.norms, strict=True):
             h = norm(down(h))
-        h = self.same(h)
+        return self.same(h)
+
+    def render(self, h: Tensor, embedding: Tensor) -> Tensor:
+        """The SPADE up path from :meth:`layout`'s features, modulated by the embedding."""
         h = self.spade[0](h, embedding)
         for block in self.spade[1:]:
             h = block(F.interpolate(h, scale_factor=2, mode="nearest"), embedding)
