@@ -362,3 +362,11 @@ def test_reference_statistics_need_dataset_split_and_resolution(tmp_path: Path) 
         reference_statistics(
             array, CountingExtractor(), tmp_path, {"dataset": "toy", "split": "test"}
         )
+
+
+def test_weights_url_is_pytorch_fids_own():
+    from pytorch_fid import inception as pytorch_fid_inception
+
+    from bench.evaluators import inception
+
+    assert inception.FID_WEIGHTS_URL == pytorch_fid_inception.FID_WEIGHTS_URL

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from pytorch_fid import inception as pytorch_fid_inception
 
 from bench.errors import EvaluatorUnavailable
 
@@ -27,6 +26,11 @@ log = logging.getLogger(__name__)
 NAME = "inception-v3-pool3"
 #: The file pytorch-fid 0.3.0 downloads (``FID_WEIGHTS_URL``) into ``torch.hub.get_dir()/checkpoints``.
 WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
+#: pytorch-fid's ``FID_WEIGHTS_URL`` (a test checks they agree), here so that reporting missing
+#: weights does not import pytorch-fid and torchvision (about 3 s in every scoring job).
+FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_FILENAME
+)
 FEATURE_DIM = 2048
 
 _PATCH_LOCK = threading.Lock()
@@ -44,14 +48,14 @@ def find_inception_weights(weights_path: str | Path | None = None) -> Path:
         if not path.is_file():
             raise EvaluatorUnavailable(
                 f"{NAME}: weights file {path} (from the configuration) does not exist; put "
-                f"pytorch-fid's {WEIGHTS_FILENAME} ({pytorch_fid_inception.FID_WEIGHTS_URL}) there."
+                f"pytorch-fid's {WEIGHTS_FILENAME} ({FID_WEIGHTS_URL}) there."
             )
         return path
     path = hub_weights_path()
     if not path.is_file():
         raise EvaluatorUnavailable(
             f"{NAME}: no weights at {path} and no weights_path configured; download "
-            f"{pytorch_fid_inception.FID_WEIGHTS_URL} to that path (or set weights_path)."
+            f"{FID_WEIGHTS_URL} to that path (or set weights_path)."
         )
     return path
 
@@ -124,8 +128,10 @@ def _check_uint8_images(images: Any) -> np.ndarray:
     return np.ascontiguousarray(images)
 
 
-def _build_fid_inception(weights_path: Path) -> pytorch_fid_inception.InceptionV3:
+def _build_fid_inception(weights_path: Path) -> Any:
     """pytorch-fid's ``InceptionV3`` (pool3 block) with weights from a local file, never a download."""
+    from pytorch_fid import inception as pytorch_fid_inception
+
     try:
         state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as error:  # any unreadable or non-tensor file is the same user error
@@ -156,6 +162,8 @@ def _local_state_dict(state_dict: dict[str, torch.Tensor]) -> Iterator[None]:
     ``load_state_dict_from_url(FID_WEIGHTS_URL)``; swapping that one module-level name keeps
     pytorch-fid's own architecture code and its strict ``load_state_dict``.
     """
+    from pytorch_fid import inception as pytorch_fid_inception
+
 
     def load_local(url: str, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         if url != pytorch_fid_inception.FID_WEIGHTS_URL:
@@ -179,6 +187,8 @@ def calibrated_random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     non-degenerate features (plain random BatchNorm statistics collapse them). Scores
     computed with it are not FID.
     """
+    from pytorch_fid import inception as pytorch_fid_inception
+
     torch.manual_seed(seed)
     network = pytorch_fid_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
     network.Mixed_5b = pytorch_fid_inception.FIDInceptionA(192, pool_features=32)
