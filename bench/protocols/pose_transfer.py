@@ -11,6 +11,7 @@ K-shot curve compares like with like.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from bench.data.dataset import FaceData, to_float_images, to_uint8_images
-from bench.data.index import load_images, read_meta, save_image
+from bench.data.index import cached_array, load_images, read_meta, save_image
 from bench.errors import DataError
 from bench.methods.api import Driver, Method
 from bench.protocols.results import load_arrays, save_arrays
@@ -303,11 +304,15 @@ def score_pose_transfer(
     from bench.metrics.ssim import SSIM_NAME, ssim
 
     resolved = resolve_tuples(test, tuples)
-    real_embeddings = oracle.embed(to_float_images(test.images))
+    real_embeddings = reference_embeddings(oracle, to_float_images(test.images), test, settings)
     inception = load_inception(settings, test)
-    source_embeddings = oracle.embed(resolved.sources.flatten(0, 1)).reshape(
-        len(tuples), resolved.sources.shape[1], -1
-    )
+    source_embeddings = reference_embeddings(
+        oracle, resolved.sources.flatten(0, 1), test, settings
+    ).reshape(len(tuples), resolved.sources.shape[1], -1)
+    target_embeddings = {
+        kind: None if target is None else reference_embeddings(oracle, target, test, settings)
+        for kind, target in resolved.targets.items()
+    }
     quality = oracle.quality
     rows: list[dict[str, Any]] = []
     for key in sorted(outputs):
@@ -321,7 +326,7 @@ def score_pose_transfer(
         if target is not None:
             per_tuple[SSIM_NAME] = (ssim(generated, target).numpy(), True, "none", None)
             per_tuple[f"csim_target[{oracle.name}]"] = (
-                cosine_similarity(embedding, oracle.embed(target)),
+                cosine_similarity(embedding, target_embeddings[kind]),
                 True,
                 oracle.name,
                 {"verification_accuracy": quality["verification"]["accuracy"]},
@@ -365,6 +370,28 @@ def score_pose_transfer(
             outputs[key], embedding, real_embeddings, inception, settings, kind, k
         )
     return rows
+
+
+def reference_embeddings(
+    oracle: Any, images: torch.Tensor, test: FaceData, settings: dict[str, Any]
+) -> np.ndarray:
+    """``oracle.embed(images)`` of real images (test split, sources, targets): the same in
+    every run's score job, so kept under ``<reference_dir>/<dataset>/.cache`` keyed by the
+    oracle's weights and the images' bytes."""
+    if not settings.get("reference_dir"):
+        return oracle.embed(images)
+    digest = hashlib.sha256(f"{oracle.name}-identity-embed".encode())
+    for tensor in oracle.identity_net.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(str(tuple(images.shape)).encode())
+    digest.update(images.detach().cpu().contiguous().numpy().tobytes())
+    key = digest.hexdigest()
+    return cached_array(
+        Path(settings["reference_dir"]) / test.name,
+        f"{oracle.name}-embeddings-{key[:16]}",
+        key,
+        lambda: oracle.embed(images),
+    )
 
 
 def not_applicable_rows(reasons: dict[int, str], k_values: list[int]) -> list[dict[str, Any]]:
