@@ -18,6 +18,7 @@ Feed-forward only: no fine-tuning, transfer is G(L(driver), mean_k E(x_k, L(x_k)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -183,6 +184,22 @@ class FSHM(Method):
             source_landmark_images = self.estimate_landmarks(sources)
         embedding = self.embed(sources, source_landmark_images)
         return ((self.generator(driver.landmark_image, embedding) + 1) / 2).clamp(0, 1)
+
+    def transfer_k(
+        self, sources: Tensor, driver: Driver, k_values: Sequence[int]
+    ) -> dict[int, Tensor]:
+        """:meth:`transfer` from the first k sources, for every k: each source's E(x_k, L(x_k))
+        and estimated L(x_k) are computed once, then averaged over each prefix."""
+        landmarks = self.estimate_landmarks(sources)
+        b, k_max = sources.shape[:2]
+        codes = self.embedder(sources.flatten(0, 1) * 2 - 1, landmarks.flatten(0, 1))
+        codes = codes.view(b, k_max, -1)
+        return {
+            k: ((self.generator(driver.landmark_image, codes[:, :k].mean(dim=1)) + 1) / 2).clamp(
+                0, 1
+            )
+            for k in k_values
+        }
 
     def encode(self, images: Tensor) -> dict[str, Tensor]:
         """identity = e_hat = E(x, L(x)) (the averaged embedding of one frame)."""
