@@ -79,27 +79,6 @@ def generator_loss_bce(
     }
 
 
-def discriminator_accuracy(
-    real: tuple[Tensor, Tensor],
-    identity: Tensor,
-    pose_bin: Tensor,
-    fake_identity_logits: Tensor,
-    bce: bool,
-) -> float:
-    """Mean of D's identity, pose, real and synthetic accuracies (kayamin Is_D_strong)."""
-    real_identity_logits, real_pose_logits = real
-    n_real = real_identity_logits.shape[1] - 1
-    id_acc = (real_identity_logits[:, :n_real].argmax(1) == identity).float().mean()
-    pose_acc = (real_pose_logits.argmax(1) == pose_bin).float().mean()
-    if bce:
-        real_acc = (real_identity_logits[:, -1] > 0).float().mean()
-        fake_acc = (fake_identity_logits[:, -1] < 0).float().mean()
-    else:
-        real_acc = (real_identity_logits.argmax(1) != n_real).float().mean()
-        fake_acc = (fake_identity_logits.argmax(1) == n_real).float().mean()
-    return float((id_acc + pose_acc + real_acc + fake_acc) / 4)
-
-
 def generator_loss(
     fake: tuple[Tensor, Tensor], identity: Tensor, target_bin: Tensor
 ) -> dict[str, Tensor]:
@@ -149,14 +128,6 @@ class DRGAN(Method):
             raise ValueError(f"drgan: real_fake must be softmax or bce, got {config['real_fake']!r}")
         if self.bce:  # kayamin's split logs a real/fake BCE for D and G
             self.adversarial_losses = _with_bce_columns(self.adversarial_losses)
-        #: kayamin's "strong D" rule: once D's mean accuracy is >= strong_d, D is updated
-        #: only on every ``strong_d_every``-th step (0: off, the default).
-        self.strong_d = float(config.get("strong_d", 0.0))
-        self.strong_d_every = int(config.get("strong_d_every", 5))
-        self.d_is_strong = False
-        if self.strong_d > 0:
-            self.adversarial_losses = (*self.adversarial_losses, "d_updated")
-        self.f_dropout = float(config.get("f_dropout", 0.0))
         width, res = config["width"], info.resolution
         self.n_pose_bins = info.n_pose_bins
         self.noise_dim = config["noise_dim"]
@@ -188,13 +159,6 @@ class DRGAN(Method):
     def g_lr(self) -> float:
         """G's rate: ``g_lr``, or ``lr`` when it is null."""
         return float(self.config.get("g_lr") or self.config["lr"])
-
-    def encode_for_training(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
-        """G_enc in training, with tranluan's dropout on f (``f_dropout``, 0: off)."""
-        representation, omega = self.encoder(images)
-        if self.f_dropout > 0:
-            representation = F.dropout(representation, self.f_dropout, training=True)
-        return representation, omega
 
     # -- the generator ----------------------------------------------------------------------
     def represent(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -243,27 +207,15 @@ class DRGAN(Method):
         # tranluan model_DR_GAN_multi.py), so D's BatchNorm statistics are those of the mix
         # in both updates and D can see how synthetic images differ from real ones on
         # average (colour, contrast), which per-batch normalisation would hide.
-        step = getattr(self, "_step", 0)
-        skip_d = self.strong_d > 0 and self.d_is_strong and step % self.strong_d_every != 0
-        if skip_d:  # kayamin's strong-D rule: G only; D's losses are those of its last update
-            d_losses = self._last_d_losses
-        else:
-            with self.autocast():
-                identity_logits, pose_logits = self.discriminator(
-                    torch.cat([real, synthetic.detach()])
-                )
-                real_logits = (identity_logits[:n_real], pose_logits[:n_real])
-                d_losses = (discriminator_loss_bce if self.bce else discriminator_loss)(
-                    real_logits, identity, pose_bin, identity_logits[n_real:]
-                )
-            self.optimize("d", sum(d_losses.values()))
-            if self.strong_d > 0:
-                with torch.no_grad():
-                    accuracy = discriminator_accuracy(
-                        real_logits, identity, pose_bin, identity_logits[n_real:].detach(), self.bce
-                    )
-                self.d_is_strong = accuracy >= self.strong_d
-            self._last_d_losses = {name: loss.detach() for name, loss in d_losses.items()}
+        with self.autocast():
+            identity_logits, pose_logits = self.discriminator(torch.cat([real, synthetic.detach()]))
+            d_losses = (discriminator_loss_bce if self.bce else discriminator_loss)(
+                (identity_logits[:n_real], pose_logits[:n_real]),
+                identity,
+                pose_bin,
+                identity_logits[n_real:],
+            )
+        self.optimize("d", sum(d_losses.values()))
 
         self.discriminator.requires_grad_(False)
         g_losses: dict[str, Tensor] = {}
@@ -284,8 +236,6 @@ class DRGAN(Method):
         self.optimize("g", sum(g_losses.values()))
         self.discriminator.requires_grad_(True)
         losses = {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
-        if self.strong_d > 0:
-            losses["d_updated"] = float(not skip_d)
         return {"adversarial": 1.0, "pretrain_id": 0.0, **losses}
 
     def pretrain_step(self, images: Tensor, identity: Tensor) -> dict[str, float]:
@@ -319,7 +269,6 @@ class DRGAN(Method):
 
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
         images = batch.images[:, 0] * 2 - 1
-        self._step = step
         self.set_phase_learning_rate(step)
         if step < self.config["pretrain_steps"]:
             return self.pretrain_step(images, batch.identity[:, 0])
@@ -327,7 +276,7 @@ class DRGAN(Method):
         identity, pose_bin = batch.identity[:, 0], batch.pose_bin[:, 0]
         target_bin, noise = self.draw_targets(images.shape[0], images.device)
         with self.autocast():
-            representation, _ = self.encode_for_training(images)
+            representation, _ = self.encoder(images)
             fake = self.decoder(representation, one_hot(target_bin, self.n_pose_bins), noise)
         return self.adversarial_step(images, identity, pose_bin, {"": (fake, identity, target_bin)})
 

@@ -60,7 +60,7 @@ class DRGANMulti(DRGAN):
         single_bin, single_noise = self.draw_targets(b * n, real.device)
         fused_bin, fused_noise = self.draw_targets(b, real.device)
         with self.autocast():
-            representation, omega = self.encode_for_training(real)
+            representation, omega = self.encoder(real)
             single = self.decoder(
                 representation, one_hot(single_bin, self.n_pose_bins), single_noise
             )
