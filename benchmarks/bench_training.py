@@ -27,6 +27,13 @@ def measure(name: str, data: FaceData, args: argparse.Namespace) -> dict:
     """Images/s of ``name`` over ``args.steps`` steps, after ``args.warmup`` unmeasured steps."""
     spec = get_method(name)
     config = spec.resolved_config(args.scale)
+    perceptual = config.get("perceptual")
+    if perceptual and perceptual.get("backbone") == "synth-oracle" and not perceptual.get("weights_path"):
+        # What the DAG passes: the perceptual oracle it trained for this dataset.
+        perceptual["weights_path"] = str(
+            args.perceptual_weights
+            or args.data.parent.parent / "evaluators" / args.data.name / "synth-oracle-perceptual.pt"
+        )
     settings = TrainSettings(
         device=args.device, amp=args.amp, channels_last=args.channels_last, checkpoint_every=10**9
     )
@@ -65,6 +72,12 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--perceptual-weights",
+        type=Path,
+        help="synth-oracle perceptual backbone (default: the DAG's "
+        "results/evaluators/<dataset>/synth-oracle-perceptual.pt beside --data)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = FaceData.load(args.data, "train")

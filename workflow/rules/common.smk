@@ -27,11 +27,14 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def runs(dataset):
+def runs(dataset, untrained=True):
     """(method, seed) pairs trained on a dataset, in config order, then the untrained rows.
 
     With ``untrained_rows``, every trainable method is also scored at its initialisation
-    (seed ``<first>-untrained``, steps 0): the row that shows what training adds.
+    (seed ``<first>-untrained``, steps 0): the row that shows what training adds. Only the
+    oracle-scored pose-transfer and representation tables carry it; the pretrained face
+    scores and reconstruction ask for ``untrained=False`` (the row costs a job each and
+    shows nothing there that the other tables do not).
     """
     from bench.methods.registry import get_method
 
@@ -39,7 +42,7 @@ def runs(dataset):
     untrained = [
         (m, f"{config['seeds'][0]}-untrained")
         for m in config["methods"]
-        if config["untrained_rows"] and get_method(m).cls.trainable
+        if untrained and config["untrained_rows"] and get_method(m).cls.trainable
     ]
     return trained + untrained
 

@@ -115,7 +115,7 @@ def table_figure_files(dataset, table):
     if table == "pose_transfer_faces":
         return [
             f"results/runs/{dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
-            for m, s in runs(dataset)
+            for m, s in runs(dataset, untrained=False)
         ]
     return method_table_rule_files(dataset, table)
 

@@ -6,7 +6,7 @@ def autoencoding_runs(dataset):
     """(method, seed) pairs whose method provides reconstruct or sample."""
     return [
         (m, s)
-        for m, s in runs(dataset)
+        for m, s in runs(dataset, untrained=False)
         if {"reconstruct", "sample"} & get_method(m).cls.provides
     ]
 

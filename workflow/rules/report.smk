@@ -29,7 +29,7 @@ rule face_table:
     input:
         lambda w: [
             f"results/runs/{w.dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
-            for m, s in runs(w.dataset)
+            for m, s in runs(w.dataset, untrained=False)
         ],
     output:
         csv=report(
