@@ -51,6 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--wall", type=float, help="measured wall-clock seconds of the run")
     parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument(
+        "--subset",
+        nargs="+",
+        metavar="METHOD",
+        help="also estimate the wall time of a DAG of only these methods (with --wall): "
+        "their jobs plus the shared ones, at the busy fraction this run measured",
+    )
     args = parser.parse_args(argv)
     jobs = read_jobs(args.results / "benchmarks")
     if not jobs:
@@ -73,6 +80,17 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"\nwall {args.wall:.0f} s on {args.cores} cores: the cores ran jobs {100 * busy:.0f}% of it"
         )
+        if args.subset:
+            unknown = sorted(set(args.subset) - set(by_method))
+            if unknown:
+                raise SystemExit(f"--subset: no jobs of {', '.join(unknown)} in this run")
+            names = {*args.subset, "shared"}
+            subset = sum(wall for _, method, wall, _ in jobs if method in names)
+            print(
+                f"subset {' '.join(args.subset)} + shared jobs: {subset:.0f} s of job wall time, "
+                f"estimated {subset / (args.cores * busy) / 60:.1f} min wall on {args.cores} cores "
+                f"(an estimate from this run's job times, not a measured run)"
+            )
 
 
 if __name__ == "__main__":
