@@ -2,7 +2,7 @@
 
 Reads ``results/tables/<dataset>_pose_transfer.csv`` (written by the DAG) and prints, per
 method, protocol and K, CSIM to the target and pose error of the trained row (mean ± std
-over seeds) beside the ``(untrained)`` row, and whether both improved. Markdown, so the
+over seeds; with one seed, the mean and its 95% bootstrap interval) beside the ``(untrained)`` row, and whether both improved. Markdown, so the
 output pastes into a method's README or an issue note:
 
     python tools/learning_summary.py                       # every method, K = 1 and 8
@@ -24,10 +24,16 @@ SSIM = "ssim[gauss11-1.5] ↑"
 
 
 def cell(row: pd.Series, column: str, digits: int) -> str:
+    """mean ± std over seeds; with one seed, the mean and its 95% bootstrap interval."""
     mean, std = row[f"{column} mean"], row[f"{column} std"]
     if isinstance(mean, float) and math.isnan(mean):
         return "n/a"
-    return f"{mean:.{digits}f}" + ("" if math.isnan(std) else f" ± {std:.{digits}f}")
+    if not math.isnan(std):
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    low, high = row.get(f"{column} ci95 low"), row.get(f"{column} ci95 high")
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def summary(table: pd.DataFrame, methods: list[str] | None, k_values: list[int]) -> str:
