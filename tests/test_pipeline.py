@@ -116,6 +116,12 @@ def test_untrained_rows_score_the_initialisation_beside_the_trained_method(smoke
     assert {"pose_ae", "pose_ae (untrained)"} <= set(table.method)
     # Reference rows are not trainable: no untrained row for them.
     assert "copy_source (untrained)" not in set(table.method)
+    # The pretrained-face and reconstruction tables leave the untrained rows out (no jobs).
+    for name in ("pose_transfer_faces", "reconstruction"):
+        other = pd.read_csv(smoke_run / f"results/tables/synthfaces_{name}.csv")
+        assert "pose_ae" in set(other.method) or "faceaae" in set(other.method), name
+        assert not other.method.str.endswith(" (untrained)").any(), name
+    assert not (runs / "seed0-untrained/pose_transfer/metrics_faces.json").exists()
 
 
 def test_ground_truth_bounds_ssim_and_csim_on_cross_identity(smoke_run):
