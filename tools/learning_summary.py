@@ -2,8 +2,9 @@
 
 Reads ``results/tables/<dataset>_pose_transfer.csv`` (written by the DAG) and prints, per
 method, protocol and K, CSIM to the target and pose error of the trained row (mean ± std
-over seeds; with one seed, the mean and its 95% bootstrap interval) beside the ``(untrained)`` row, and whether both improved. Markdown, so the
-output pastes into a method's README or an issue note:
+over seeds; with one seed, the mean and its 95% bootstrap interval) beside the
+``(untrained)`` row, and whether both improved. Markdown, so the output pastes into a
+method's README or an issue note:
 
     python tools/learning_summary.py                       # every method, K = 1 and 8
     python tools/learning_summary.py --methods caingan fshm --k 1 2 4 8

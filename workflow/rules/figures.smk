@@ -113,10 +113,7 @@ def table_figure_names(dataset):
 def table_figure_files(dataset, table):
     """The metrics files behind one method table (the same as its table rule reads)."""
     if table == "pose_transfer_faces":
-        return [
-            f"results/runs/{dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
-            for m, s in runs(dataset, untrained=False)
-        ]
+        return face_score_files(dataset)
     return method_table_rule_files(dataset, table)
 
 

@@ -25,12 +25,17 @@ rule pose_transfer_table:
         "--log {log} {input}"
 
 
+def face_score_files(dataset):
+    """The pretrained-face scores of every trained run (no untrained rows: see ``runs``)."""
+    return [
+        f"results/runs/{dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
+        for m, s in runs(dataset, untrained=False)
+    ]
+
+
 rule face_table:
     input:
-        lambda w: [
-            f"results/runs/{w.dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
-            for m, s in runs(w.dataset, untrained=False)
-        ],
+        lambda w: face_score_files(w.dataset),
     output:
         csv=report(
             "results/tables/{dataset}_pose_transfer_faces.csv",
