@@ -124,8 +124,13 @@ def test_every_provided_capability_returns_the_contracted_shapes(name, data, tra
             assert sorted(many) == [1, 3], f"{name} transfer_k keys {sorted(many)}"
             for k in (1, 3):
                 alone = method.transfer(sources[:, :k], driver)
-                torch.testing.assert_close(many[k], alone, atol=1e-5, rtol=1e-4,
-                                           msg=f"{name}: transfer_k K={k} != transfer")
+                torch.testing.assert_close(
+                    many[k],
+                    alone,
+                    atol=1e-5,
+                    rtol=1e-4,
+                    msg=f"{name}: transfer_k K={k} != transfer",
+                )
         if {"identity_code", "pose_code"} & method.provides:
             codes = method.encode(images)
             if "identity_code" in method.provides:
@@ -142,3 +147,20 @@ def test_every_provided_capability_returns_the_contracted_shapes(name, data, tra
             again = method.sample(4, torch.Generator().manual_seed(0))
             assert first.shape == (4, *shape) and first.min() >= 0 and first.max() <= 1
             assert torch.equal(first, again), f"{name}: sample is not a function of the generator"
+
+
+def test_ipgan_identity_pool_mean_keeps_no_spatial_layout() -> None:
+    """`identity_pool: mean` pools E_id globally; an unknown pool names the key."""
+    from methods.ipgan.model import IdentityEncoder
+
+    flat, mean = IdentityEncoder(32, 4, 16), IdentityEncoder(32, 4, 16, pool="mean")
+    images = torch.rand(2, 3, 32, 32)
+    assert flat(images).shape == mean(images).shape == (2, 16)
+    assert mean.head.in_features * 16 == flat.head.in_features
+    # the mean head sees only channel means: a spatially permuted 4x4 map gives the same code
+    maps = mean.trunk(images)
+    permuted = maps.flatten(2)[:, :, torch.randperm(maps.shape[2] * maps.shape[3])]
+    code = mean.head(torch.relu(permuted).mean(dim=2))
+    torch.testing.assert_close(mean(images), code)
+    with pytest.raises(ValueError, match="identity_pool must be flatten or mean"):
+        IdentityEncoder(32, 4, 16, pool="max")

@@ -51,7 +51,9 @@ class IPGAN(Method):
         resolution = info.resolution
         self.identity_dim = int(config["identity_dim"])
         self.pose_dim = int(config["pose_dim"])
-        self.identity_encoder = IdentityEncoder(resolution, config["width"], self.identity_dim)
+        self.identity_encoder = IdentityEncoder(
+            resolution, config["width"], self.identity_dim, config.get("identity_pool", "flatten")
+        )
         self.pose_encoder = PoseEncoder(resolution, config["width"] // 2, self.pose_dim)
         self.generator = Generator(
             resolution,

@@ -82,15 +82,29 @@ class DownTrunk(nn.Module):
 
 
 class IdentityEncoder(nn.Module):
-    """E_id: image -> identity code [B, identity_dim] (flattened 4x4 map, linear; CR-GAN)."""
+    """E_id: image -> identity code [B, identity_dim].
 
-    def __init__(self, resolution: int, width: int, identity_dim: int) -> None:
+    ``pool="flatten"``: the flattened 4x4 map, linear (CR-GAN's encoder); ``pool="mean"``:
+    ReLU, global average pool, linear, as the pose encoder (and face recognizers) pool, so
+    the code keeps no spatial layout of the source image.
+    """
+
+    def __init__(
+        self, resolution: int, width: int, identity_dim: int, pool: str = "flatten"
+    ) -> None:
         super().__init__()
+        if pool not in ("flatten", "mean"):
+            raise ValueError(f"identity_pool must be flatten or mean, got {pool!r}")
+        self.pool = pool
         self.trunk = DownTrunk(resolution, width)
-        self.head = nn.Linear(self.trunk.out_channels * 16, identity_dim)
+        features = self.trunk.out_channels * (16 if pool == "flatten" else 1)
+        self.head = nn.Linear(features, identity_dim)
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.head(self.trunk(images).flatten(1))
+        maps = self.trunk(images)
+        if self.pool == "mean":
+            return self.head(F.relu(maps).mean(dim=(2, 3)))
+        return self.head(maps.flatten(1))
 
 
 class PoseEncoder(nn.Module):
