@@ -15,23 +15,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from bench.data.dataset import FaceData, to_float_images
+from bench.data.dataset import FaceData
 from bench.evaluators.synth_oracle import (
     ROBUSTNESS_CHECKS,
-    SynthOracle,
-    _load_part,
+    add_noise,
     gaussian_blur,
+    load_pose_oracle,
+    pose_robustness,
 )
-from bench.metrics.pose import pose_error_degrees
 
 CHECKS = {
     "clean": lambda x, g: x,
     **ROBUSTNESS_CHECKS,
     "blur_sigma3": lambda x, g: gaussian_blur(x, 3.0),
-    "noise_0.1": lambda x, g: (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0.0, 1.0),
+    "noise_0.1": lambda x, g: add_noise(x, 0.1, torch.randn(x.shape, generator=g)),
 }
 
 
@@ -41,18 +40,12 @@ def main() -> None:
     parser.add_argument("checkpoints", type=Path, nargs="+", help="synth-oracle-pose .pt files")
     args = parser.parse_args()
     test = FaceData.load(args.data, "test")
-    images, target = to_float_images(test.images), test.poses.astype(np.float64)
     print(f"{len(test)} test renders of {args.data}")
     print("| checkpoint | " + " | ".join(CHECKS) + " |")
     print("|---|" + "---|" * len(CHECKS))
     for path in args.checkpoints:
-        net, quality = _load_part(path, "pose")
-        oracle = SynthOracle(net, net, quality)
-        cells = []
-        for check in CHECKS.values():
-            damaged = check(images, torch.Generator().manual_seed(0))
-            cells.append(f"{pose_error_degrees(oracle.pose(damaged), target)['mean'].mean():.2f}")
-        print(f"| {path} | " + " | ".join(cells) + " |")
+        errors = pose_robustness(load_pose_oracle(path), test, CHECKS)
+        print(f"| {path} | " + " | ".join(f"{errors[name]:.2f}" for name in CHECKS) + " |")
 
 
 if __name__ == "__main__":

@@ -154,14 +154,25 @@ def resample(images: Tensor, factor: int) -> Tensor:
     return F.interpolate(small, size=size, mode="bilinear", align_corners=False)
 
 
+def add_noise(images: Tensor, sigma: float, noise: Tensor) -> Tensor:
+    """``images + sigma * noise`` (``noise`` standard normal, same shape), clamped to [0, 1]."""
+    return (images + sigma * noise).clamp(0.0, 1.0)
+
+
+def change_contrast(images: Tensor, contrast: float, shift: float = 0.0) -> Tensor:
+    """Scale the contrast about mid-grey and shift the brightness, clamped to [0, 1]."""
+    return (0.5 + contrast * (images - 0.5) + shift).clamp(0.0, 1.0)
+
+
 #: Fixed degradations the pose regressor's robustness is reported under (quality.json):
 #: the kinds of damage a generator's output shows (blur, low resolution, noise, contrast).
+#: Each takes the images and a torch generator (for the noise).
 ROBUSTNESS_CHECKS = {
     "blur_sigma1": lambda x, g: gaussian_blur(x, 1.0),
     "blur_sigma2": lambda x, g: gaussian_blur(x, 2.0),
     "downsample4": lambda x, g: resample(x, 4),
-    "noise_0.05": lambda x, g: (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0.0, 1.0),
-    "contrast_0.5": lambda x, g: 0.5 + 0.5 * (x - 0.5),
+    "noise_0.05": lambda x, g: add_noise(x, 0.05, torch.randn(x.shape, generator=g)),
+    "contrast_0.5": lambda x, g: change_contrast(x, 0.5),
 }
 
 
@@ -188,25 +199,31 @@ def degrade(images: Tensor, rng: np.random.Generator, fraction: float) -> Tensor
             x = resample(x, int(rng.integers(2, 7)))
         elif kind == 2:
             noise = torch.from_numpy(rng.standard_normal(x.shape).astype(np.float32))
-            x = (x + float(rng.uniform(0.0, 0.1)) * noise).clamp(0.0, 1.0)
+            x = add_noise(x, float(rng.uniform(0.0, 0.1)), noise)
         else:
-            contrast, shift = float(rng.uniform(0.4, 1.0)), float(rng.uniform(-0.15, 0.15))
-            x = (0.5 + contrast * (x - 0.5) + shift).clamp(0.0, 1.0)
+            x = change_contrast(x, float(rng.uniform(0.4, 1.0)), float(rng.uniform(-0.15, 0.15)))
         images[row : row + 1] = x
     return images
 
 
-def pose_robustness(oracle: SynthOracle, test: FaceData, seed: int = 0) -> dict[str, float]:
-    """Mean pose error (degrees) on the test renders under each of ``ROBUSTNESS_CHECKS``."""
+def pose_robustness(
+    oracle: SynthOracle, test: FaceData, checks: dict | None = None, seed: int = 0
+) -> dict[str, float]:
+    """Mean pose error (degrees) on the test renders under each of ``checks``
+    (default ``ROBUSTNESS_CHECKS``); every check draws its noise from ``seed``."""
     images = to_float_images(test.images)
     target = test.poses.astype(np.float64)
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        name: float(
-            np.mean(pose_error_degrees(oracle.pose(check(images, generator)), target)["mean"])
-        )
-        for name, check in ROBUSTNESS_CHECKS.items()
-    }
+    errors = {}
+    for name, check in (checks or ROBUSTNESS_CHECKS).items():
+        damaged = check(images, torch.Generator().manual_seed(seed))
+        errors[name] = float(np.mean(pose_error_degrees(oracle.pose(damaged), target)["mean"]))
+    return errors
+
+
+def load_pose_oracle(path: Path) -> SynthOracle:
+    """A pose regressor checkpoint alone (``oracle.pose`` only), with its quality."""
+    net, quality = _load_part(Path(path), "pose")
+    return SynthOracle(net, net, quality)
 
 
 def verification_of_embeddings(oracle: SynthOracle, test: FaceData, pairs_path: Path) -> dict:

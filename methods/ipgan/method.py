@@ -52,7 +52,7 @@ class IPGAN(Method):
         self.identity_dim = int(config["identity_dim"])
         self.pose_dim = int(config["pose_dim"])
         self.identity_encoder = IdentityEncoder(
-            resolution, config["width"], self.identity_dim, config.get("identity_pool", "flatten")
+            resolution, config["width"], self.identity_dim, config["identity_pool"]
         )
         self.pose_encoder = PoseEncoder(resolution, config["width"] // 2, self.pose_dim)
         self.generator = Generator(
