@@ -236,9 +236,11 @@ class DRGAN(Method):
         self.optimize("g", sum(g_losses.values()))
         self.discriminator.requires_grad_(True)
         losses = {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
-        return {"adversarial": 1.0, "pretrain_id": 0.0, **losses}
+        return {"adversarial": 1.0, "pretrain_id": 0.0, "pretrain_pose": 0.0, **losses}
 
-    def pretrain_step(self, images: Tensor, identity: Tensor) -> dict[str, float]:
+    def pretrain_step(
+        self, images: Tensor, identity: Tensor, pose_bin: Tensor | None = None
+    ) -> dict[str, float]:
         """Identity-classification pretraining of D's trunk with D^d's N_d real classes.
 
         The authors' code (tranluan/DR-GAN: main_pretrain.py, then the restore in
@@ -246,12 +248,18 @@ class DRGAN(Method):
         both D (without its pose and real/fake outputs) and G_enc from it.
         """
         with self.autocast():
-            identity_logits, _ = self.discriminator(images)
+            identity_logits, pose_logits = self.discriminator(images)
             loss = F.cross_entropy(identity_logits[:, :-1], identity)
-        self.optimize("d", loss)
+            pose_loss = (
+                F.cross_entropy(pose_logits, pose_bin)
+                if self.config.get("pretrain_pose") and pose_bin is not None
+                else None
+            )
+        self.optimize("d", loss if pose_loss is None else loss + pose_loss)
         return {
             "adversarial": 0.0,
             "pretrain_id": loss.item(),
+            "pretrain_pose": 0.0 if pose_loss is None else pose_loss.item(),
             **dict.fromkeys(self.adversarial_losses, 0.0),
         }
 
@@ -271,7 +279,7 @@ class DRGAN(Method):
         images = batch.images[:, 0] * 2 - 1
         self.set_phase_learning_rate(step)
         if step < self.config["pretrain_steps"]:
-            return self.pretrain_step(images, batch.identity[:, 0])
+            return self.pretrain_step(images, batch.identity[:, 0], batch.pose_bin[:, 0])
         self.start_adversarial_phase(step)
         identity, pose_bin = batch.identity[:, 0], batch.pose_bin[:, 0]
         target_bin, noise = self.draw_targets(images.shape[0], images.device)

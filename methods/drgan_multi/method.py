@@ -55,7 +55,7 @@ class DRGANMulti(DRGAN):
         real_identity, real_bin = batch.identity[:, :n].flatten(), batch.pose_bin[:, :n].flatten()
         self.set_phase_learning_rate(step)
         if step < self.config["pretrain_steps"]:
-            return self.pretrain_step(real, real_identity)  # logs omega_mean as 0 too
+            return self.pretrain_step(real, real_identity, real_bin)  # logs omega_mean as 0 too
         self.start_adversarial_phase(step)
         single_bin, single_noise = self.draw_targets(b * n, real.device)
         fused_bin, fused_noise = self.draw_targets(b, real.device)
