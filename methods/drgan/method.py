@@ -124,6 +124,7 @@ class DRGAN(Method):
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
         self.bce = config.get("real_fake", "softmax") == "bce"
+        self.pretrain_pose = bool(config["pretrain_pose"])
         if config.get("real_fake", "softmax") not in ("softmax", "bce"):
             raise ValueError(f"drgan: real_fake must be softmax or bce, got {config['real_fake']!r}")
         if self.bce:  # kayamin's split logs a real/fake BCE for D and G
@@ -238,10 +239,9 @@ class DRGAN(Method):
         losses = {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
         return {"adversarial": 1.0, "pretrain_id": 0.0, "pretrain_pose": 0.0, **losses}
 
-    def pretrain_step(
-        self, images: Tensor, identity: Tensor, pose_bin: Tensor | None = None
-    ) -> dict[str, float]:
-        """Identity-classification pretraining of D's trunk with D^d's N_d real classes.
+    def pretrain_step(self, images: Tensor, identity: Tensor, pose_bin: Tensor) -> dict[str, float]:
+        """Identity-classification pretraining of D's trunk with D^d's N_d real classes,
+        plus D^p's cross-entropy on the real pose bins when ``pretrain_pose`` is set.
 
         The authors' code (tranluan/DR-GAN: main_pretrain.py, then the restore in
         model_DR_GAN_multi.py) trains a softmax identity classifier first and initialises
@@ -250,11 +250,7 @@ class DRGAN(Method):
         with self.autocast():
             identity_logits, pose_logits = self.discriminator(images)
             loss = F.cross_entropy(identity_logits[:, :-1], identity)
-            pose_loss = (
-                F.cross_entropy(pose_logits, pose_bin)
-                if self.config.get("pretrain_pose") and pose_bin is not None
-                else None
-            )
+            pose_loss = F.cross_entropy(pose_logits, pose_bin) if self.pretrain_pose else None
         self.optimize("d", loss if pose_loss is None else loss + pose_loss)
         return {
             "adversarial": 0.0,
