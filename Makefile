@@ -13,7 +13,7 @@ help:
 	@echo "make smoke    the tiny smoke profile (about two and a half minutes)"
 	@echo "make test     the test suite (what CI runs)"
 	@echo "make report   results/report.html from the finished run"
-	@echo "make lint     ruff"
+	@echo "make lint     ruff check and ruff format --check"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bench methods tests benchmarks
+	$(BIN)/ruff check bench methods tests benchmarks tools
+	$(BIN)/ruff format --check bench methods tests benchmarks tools
 
 clean-results:
 	rm -rf results/data results/runs results/evaluators results/tables results/logs results/benchmarks results/smoke

@@ -290,9 +290,18 @@ def cmd_represent(args: argparse.Namespace) -> None:
     rows = (
         disentanglement_rows(codes, test, params["disentanglement"])
         if reason is None
-        else [{"metric": "not_applicable", "value": float("nan"), "n": 0,
-               "higher_is_better": True, "evaluator": "none", "not_applicable": reason,
-               "protocol": "disentanglement/all-codes", "k": 1}]
+        else [
+            {
+                "metric": "not_applicable",
+                "value": float("nan"),
+                "n": 0,
+                "higher_is_better": True,
+                "evaluator": "none",
+                "not_applicable": reason,
+                "protocol": "disentanglement/all-codes",
+                "k": 1,
+            }
+        ]
     )
     write_metrics(Path(args.disentanglement), rows, context)
     title = f"{label} (seed {args.seed.seed}) on {meta['dataset']} test identities"

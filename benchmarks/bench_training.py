@@ -28,11 +28,18 @@ def measure(name: str, data: FaceData, args: argparse.Namespace) -> dict:
     spec = get_method(name)
     config = spec.resolved_config(args.scale)
     perceptual = config.get("perceptual")
-    if perceptual and perceptual.get("backbone") == "synth-oracle" and not perceptual.get("weights_path"):
+    if (
+        perceptual
+        and perceptual.get("backbone") == "synth-oracle"
+        and not perceptual.get("weights_path")
+    ):
         # What the DAG passes: the perceptual oracle it trained for this dataset.
         perceptual["weights_path"] = str(
             args.perceptual_weights
-            or args.data.parent.parent / "evaluators" / args.data.name / "synth-oracle-perceptual.pt"
+            or args.data.parent.parent
+            / "evaluators"
+            / args.data.name
+            / "synth-oracle-perceptual.pt"
         )
     settings = TrainSettings(
         device=args.device, amp=args.amp, channels_last=args.channels_last, checkpoint_every=10**9

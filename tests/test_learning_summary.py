@@ -35,9 +35,7 @@ def row(method, csim, pose, std=NAN, ci=(NAN, NAN)):
 
 
 def test_single_seed_rows_show_their_bootstrap_interval_and_the_verdict():
-    table = pd.DataFrame(
-        [row("m", 0.30, 20.3, ci=(-0.02, 0.02)), row("m (untrained)", 0.01, 20.0)]
-    )
+    table = pd.DataFrame([row("m", 0.30, 20.3, ci=(-0.02, 0.02)), row("m (untrained)", 0.01, 20.0)])
     line = learning_summary.summary(table, None, [1]).splitlines()[-1]
     assert "| 0.300 [0.280, 0.320] (0.010) |" in line
     assert "| 20.3 [20.3, 20.3] (20.0) |" in line  # ci offsets 0.02 round away at 1 digit

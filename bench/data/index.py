@@ -181,12 +181,16 @@ def load_images_cached(
     copy only saves decoding them in every job (SynthFaces' 7,200 training crops: 3.6 s ->
     0.3 s). Its fingerprint is every file's path, size and mtime, and the resolution."""
     images = cached_array(
-        root, name, images_fingerprint(paths, resolution),
+        root,
+        name,
+        images_fingerprint(paths, resolution),
         lambda: load_images(paths, resolution, threads),
     )
     if images.shape[0] != len(paths):  # a digest collision would be needed; cheap to check
-        raise DataError(f"{Path(root) / CACHE_DIR / name}.npy: {images.shape[0]} images, "
-                        f"index lists {len(paths)}; delete the .cache folder")
+        raise DataError(
+            f"{Path(root) / CACHE_DIR / name}.npy: {images.shape[0]} images, "
+            f"index lists {len(paths)}; delete the .cache folder"
+        )
     return images
 
 

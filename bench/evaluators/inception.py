@@ -164,7 +164,6 @@ def _local_state_dict(state_dict: dict[str, torch.Tensor]) -> Iterator[None]:
     """
     from pytorch_fid import inception as pytorch_fid_inception
 
-
     def load_local(url: str, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         if url != pytorch_fid_inception.FID_WEIGHTS_URL:
             raise EvaluatorUnavailable(f"{NAME}: unexpected weights request for {url}.")

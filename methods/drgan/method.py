@@ -100,7 +100,7 @@ def _with_bce_columns(names: tuple[str, ...]) -> tuple[str, ...]:
         if name == "d_real_pose":
             out.append("d_real")
         if name.startswith("g_id"):
-            out.append("g_real" + name[len("g_id"):])
+            out.append("g_real" + name[len("g_id") :])
     return tuple(out)
 
 
@@ -126,7 +126,9 @@ class DRGAN(Method):
         self.bce = config.get("real_fake", "softmax") == "bce"
         self.pretrain_pose = bool(config["pretrain_pose"])
         if config.get("real_fake", "softmax") not in ("softmax", "bce"):
-            raise ValueError(f"drgan: real_fake must be softmax or bce, got {config['real_fake']!r}")
+            raise ValueError(
+                f"drgan: real_fake must be softmax or bce, got {config['real_fake']!r}"
+            )
         if self.bce:  # kayamin's split logs a real/fake BCE for D and G
             self.adversarial_losses = _with_bce_columns(self.adversarial_losses)
         width, res = config["width"], info.resolution
