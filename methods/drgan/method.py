@@ -123,12 +123,11 @@ class DRGAN(Method):
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
-        self.bce = config.get("real_fake", "softmax") == "bce"
+        real_fake = config["real_fake"]  # in every config.yaml, like pretrain_pose
+        if real_fake not in ("softmax", "bce"):
+            raise ValueError(f"drgan: real_fake must be softmax or bce, got {real_fake!r}")
+        self.bce = real_fake == "bce"
         self.pretrain_pose = bool(config["pretrain_pose"])
-        if config.get("real_fake", "softmax") not in ("softmax", "bce"):
-            raise ValueError(
-                f"drgan: real_fake must be softmax or bce, got {config['real_fake']!r}"
-            )
         if self.bce:  # kayamin's split logs a real/fake BCE for D and G
             self.adversarial_losses = _with_bce_columns(self.adversarial_losses)
         width, res = config["width"], info.resolution
