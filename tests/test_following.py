@@ -1,0 +1,103 @@
+"""Following the driver: the line of the output's angle on the driver's, checked against scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import linregress
+
+from bench.metrics.following import fit_line, following, na_reason
+
+
+def angles(seed: int, n: int = 200, slope: float = 0.6, noise: float = 10.0):
+    rng = np.random.default_rng(seed)
+    driver = rng.uniform(-90, 90, n)
+    return driver, 5.0 + slope * driver + rng.normal(0, noise, n)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("slope", [0.0, 0.3, 1.0, -0.5])
+def test_line_equals_scipy_linregress(seed: int, slope: float) -> None:
+    driver, output = angles(seed, slope=slope)
+    fit = fit_line(driver, output)
+    reference = linregress(driver, output)
+    assert fit.slope == pytest.approx(reference.slope, abs=1e-12)
+    assert fit.intercept == pytest.approx(reference.intercept, abs=1e-10)
+    assert fit.r == pytest.approx(reference.rvalue, abs=1e-12)
+    assert fit.n == len(driver)
+
+
+def test_bootstrap_resamples_equal_scipy_on_the_same_tuples() -> None:
+    """The interval is the percentile interval of linregress over bootstrap_interval's resamples."""
+    driver, output = angles(1, n=40, slope=0.8)
+    resamples, seed = 200, 7
+    score = following(driver, output, resamples, seed)
+    rows = np.random.default_rng(seed).integers(0, len(driver), size=(resamples, len(driver)))
+    fits = [linregress(driver[i], output[i]) for i in rows]
+    for name, attribute in (("slope", "slope"), ("intercept", "intercept"), ("r", "rvalue")):
+        expected = np.quantile([getattr(f, attribute) for f in fits], [0.025, 0.975])
+        assert getattr(score, f"{name}_ci95") == pytest.approx(tuple(expected), abs=1e-10), name
+    assert score.resamples_used == resamples
+    assert score.slope_ci95[0] < score.fit.slope < score.slope_ci95[1]
+
+
+def test_bootstrap_is_deterministic_per_seed() -> None:
+    driver, output = angles(2, n=60)
+    first, again = following(driver, output, 300, 3), following(driver, output, 300, 3)
+    assert first == again
+    other = following(driver, output, 300, 4)
+    assert other.fit == first.fit and other.slope_ci95 != first.slope_ci95
+
+
+def test_exact_copy_of_the_driver_follows_with_slope_and_r_one() -> None:
+    driver, _ = angles(3)
+    score = following(driver, driver.copy(), 100, 0)
+    assert score.fit.slope == pytest.approx(1.0) and score.fit.r == pytest.approx(1.0)
+    assert score.slope_ci95 == pytest.approx((1.0, 1.0))
+
+
+def test_output_independent_of_the_driver_sits_near_zero() -> None:
+    rng = np.random.default_rng(4)
+    driver, output = rng.uniform(-90, 90, 300), rng.uniform(-30, 30, 300)
+    score = following(driver, output, 500, 0)
+    assert abs(score.fit.slope) < 0.1 and abs(score.fit.r) < 0.15
+    assert score.slope_ci95[0] < 0 < score.slope_ci95[1]
+
+
+def test_constant_output_has_slope_and_r_zero() -> None:
+    driver, _ = angles(5, n=30)
+    score = following(driver, np.full(30, 12.5), 100, 0)
+    assert score.fit.slope == 0.0 and score.fit.r == 0.0 and score.fit.intercept == 12.5
+    assert score.na_reason is None
+
+
+@pytest.mark.parametrize(
+    ("driver", "needle"),
+    [
+        (np.full(10, 30.0), "same (30°) in every tuple"),
+        (np.array([1.0, 2.0]), "2 tuple(s); a line needs at least 3"),
+        (np.array([]), "0 tuple(s)"),
+    ],
+)
+def test_degenerate_inputs_are_na_with_a_reason_never_nan(driver: np.ndarray, needle: str) -> None:
+    output = np.arange(len(driver), dtype=float)
+    score = following(driver, output, 100, 0)
+    assert score.fit is None and score.slope_ci95 is None and needle in score.na_reason
+    assert needle in na_reason(driver, output)
+    with pytest.raises(ValueError, match="no line"):
+        fit_line(driver, output)
+
+
+def test_resamples_with_a_constant_driver_are_left_out() -> None:
+    """Three tuples: 3 of every 27 resamples draw one tuple thrice and have no line."""
+    driver, output = np.array([-30.0, 0.0, 30.0]), np.array([-10.0, 0.0, 20.0])
+    score = following(driver, output, 2000, 0)
+    assert 0 < 2000 - score.resamples_used < 2000 * 0.2
+    assert all(np.isfinite(score.slope_ci95)) and all(np.isfinite(score.r_ci95))
+
+
+def test_bad_inputs_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        following(np.array([1.0, np.nan, 3.0]), np.zeros(3), 10, 0)
+    with pytest.raises(ValueError, match="same length"):
+        following(np.zeros(4), np.zeros(3), 10, 0)
