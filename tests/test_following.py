@@ -101,3 +101,89 @@ def test_bad_inputs_name_the_problem() -> None:
         following(np.array([1.0, np.nan, 3.0]), np.zeros(3), 10, 0)
     with pytest.raises(ValueError, match="same length"):
         following(np.zeros(4), np.zeros(3), 10, 0)
+
+
+# -- protocol 1 rows ---------------------------------------------------------------------------
+class LookupOracle:
+    """A perfect pose oracle for the test images: an image's pose is the label of the test
+    image with the same pixels (an unknown image is an error); random unit embeddings."""
+
+    name = "lookup-oracle"
+    quality = {
+        "verification": {"accuracy": 1.0},
+        "pose_mae_degrees": {"mean": 0.0, "yaw": 0.0, "pitch": 0.0, "roll": 0.0},
+    }
+
+    def __init__(self, test) -> None:
+        self.pose_of = {
+            image.tobytes(): pose for image, pose in zip(test.images, test.poses, strict=True)
+        }
+
+    def pose(self, images) -> np.ndarray:
+        pixels = (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+        return np.stack([self.pose_of[image.tobytes()] for image in pixels]).astype(np.float64)
+
+    def embed(self, images) -> np.ndarray:
+        rng = np.random.default_rng(len(images))
+        codes = rng.standard_normal((len(images), 8))
+        return codes / np.linalg.norm(codes, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def scored(monkeypatch: pytest.MonkeyPatch):
+    """score_pose_transfer on copy_driver and copy_source outputs of 40 toy tuples (K = 1)."""
+    from conftest import make_face_data
+
+    from bench.data.dataset import to_uint8_images
+    from bench.errors import EvaluatorUnavailable
+    from bench.protocols import pose_transfer
+
+    test = make_face_data(n_identities=8, per_identity=4)
+    test.index["split"] = "test"
+    tuples = pose_transfer.make_tuples(test.index, 1, 40, seed=0)
+    tuples["cross_target"] = ""
+    resolved = pose_transfer.resolve_tuples(test, tuples)
+    monkeypatch.setattr(
+        pose_transfer, "load_inception", lambda *_: EvaluatorUnavailable("no weights in this test")
+    )
+    settings = {"bootstrap": 200, "seed": 0}
+    scores = {}
+    for method, cross in (
+        ("copy_driver", test.images[resolved.drivers["cross"]]),
+        ("copy_source", to_uint8_images(resolved.sources[:, 0])),
+    ):
+        outputs = {"k1_self": test.images[resolved.drivers["self"]], "k1_cross": cross}
+        rows = pose_transfer.score_pose_transfer(
+            outputs, test, tuples, LookupOracle(test), settings
+        )
+        scores[method] = {(r["protocol"], r["metric"]): r for r in rows}
+    return scores
+
+
+def test_pose_transfer_rows_score_following_on_cross_tuples_only(scored) -> None:
+    names = {metric for protocol, metric in scored["copy_driver"] if "follow" in metric}
+    assert names == {
+        f"{angle}_follow_{stat}[lookup-oracle]"
+        for angle in ("yaw", "pitch")
+        for stat in ("slope", "r")
+    }
+    assert {p for p, m in scored["copy_driver"] if "follow" in m} == {"pose_transfer/cross"}
+
+
+def test_copy_driver_follows_and_copy_source_ignores_the_driver(scored) -> None:
+    for angle in ("yaw", "pitch"):
+        slope = scored["copy_driver"][
+            ("pose_transfer/cross", f"{angle}_follow_slope[lookup-oracle]")
+        ]
+        r = scored["copy_driver"][("pose_transfer/cross", f"{angle}_follow_r[lookup-oracle]")]
+        assert slope["value"] == pytest.approx(1.0) and r["value"] == pytest.approx(1.0)
+        assert slope["intercept"] == pytest.approx(0.0, abs=1e-9)
+        assert slope["higher_is_better"] is None and r["higher_is_better"] is True
+        assert slope["n"] == 40 and slope["spread"] == "bootstrap95 over tuples"
+        # No exact targets in the toy data: the floor is the line read from the real drivers.
+        assert slope["evaluator_floor"]["reference"] == "real cross drivers"
+        assert slope["evaluator_floor"]["follow_slope"] == pytest.approx(1.0)
+        ignored = scored["copy_source"][
+            ("pose_transfer/cross", f"{angle}_follow_slope[lookup-oracle]")
+        ]
+        assert abs(ignored["value"]) < 0.5 and ignored["ci95"][0] < 0.5

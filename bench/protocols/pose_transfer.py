@@ -47,34 +47,45 @@ def make_tuples(
     background and light). ``sources="clip"`` draws the other K_max - 1 sources from
     that clip too, as the K-shot papers test (CainGAN and FSHM: K frames of one test
     video); ``"identity"`` draws them from any other images of A (other clips,
-    other scenes). Datasets without videos (LFW, CelebA) have one clip per person, so
-    both are the same there.
+    other scenes); ``"session"`` takes the first source, the self driver and the other
+    sources from one multi-view session (Multi-PIE) instead of a video clip. Images of
+    multi-view sessions (index column ``session >= 0``) are never video clips. Datasets
+    without videos (LFW, CelebA) have one clip per person, so clip and identity are the
+    same there. Cross drivers are any image of another test identity.
     """
-    if sources not in ("clip", "identity"):
-        raise DataError(f"protocols.pose_transfer.sources: {sources!r} is not 'clip' or 'identity'")
+    if sources not in ("clip", "identity", "session"):
+        raise DataError(
+            f"protocols.pose_transfer.sources: {sources!r} is not 'clip', 'identity' or 'session'"
+        )
     rng = np.random.default_rng(seed)
     groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
-    clip_size = k_max + 1 if sources == "clip" else 2
+    in_sessions = test_index["session"] >= 0
+    recordings = test_index[in_sessions if sources == "session" else ~in_sessions]
+    recordings_of = {i: g for i, g in recordings.groupby("identity", sort=True)}
+    clip_size = 2 if sources == "identity" else k_max + 1
     eligible = [
         i
         for i, g in groups.items()
-        if len(g) >= k_max + 1 and (g.groupby("clip").size() >= clip_size).any()
+        if len(g) >= k_max + 1
+        and i in recordings_of
+        and (recordings_of[i].groupby("clip").size() >= clip_size).any()
     ]
     if len(eligible) < 2:
+        kind = "multi-view session" if sources == "session" else "video clip"
         raise DataError(
             f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
-            f"(K={k_max} sources + a driver) and a clip of {clip_size} images "
+            f"(K={k_max} sources + a driver) and a {kind} of {clip_size} images "
             f"(protocols.pose_transfer.sources: {sources}); found {len(eligible)}"
         )
     rows = []
     for number in range(n_tuples):
         a = eligible[rng.integers(len(eligible))]
-        images = groups[a]
-        clip_sizes = images.groupby("clip").size()
+        images, recorded = groups[a], recordings_of[a]
+        clip_sizes = recorded.groupby("clip").size()
         clip = rng.choice(clip_sizes.index[clip_sizes >= clip_size].to_numpy())
-        in_clip = images["clip"] == clip
-        first, driver = rng.choice(images.loc[in_clip, "path"].to_numpy(), 2, replace=False)
-        pool = images[in_clip] if sources == "clip" else images
+        in_clip = recorded["clip"] == clip
+        first, driver = rng.choice(recorded.loc[in_clip, "path"].to_numpy(), 2, replace=False)
+        pool = images if sources == "identity" else recorded[in_clip]
         rest = pool.loc[~pool["path"].isin([first, driver]), "path"].to_numpy()
         sources_of_a = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
         others = [i for i in groups if i != a]
@@ -298,7 +309,8 @@ def score_pose_transfer(
     settings: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Per (kind, K): SSIM vs target, CSIM vs target and sources, pose error vs the driver,
-    and FD/KID/FID of the generated images against the real test images."""
+    and FD/KID/FID of the generated images against the real test images; per cross K, how
+    the output's yaw and pitch follow the driver's (``following_rows``)."""
     from bench.metrics.pose import pose_error_degrees
     from bench.metrics.similarity import cosine_similarity
     from bench.metrics.ssim import SSIM_NAME, ssim
@@ -314,6 +326,7 @@ def score_pose_transfer(
         for kind, target in resolved.targets.items()
     }
     quality = oracle.quality
+    reference_poses: dict[str, tuple[str, np.ndarray]] = {}
     rows: list[dict[str, Any]] = []
     for key in sorted(outputs):
         if key == "tuple":
@@ -341,7 +354,8 @@ def score_pose_transfer(
             {"verification_accuracy": quality["verification"]["accuracy"]},
         )
         driver_pose = test.poses[resolved.drivers[kind]].astype(np.float64)
-        errors = pose_error_degrees(oracle.pose(generated), driver_pose)
+        output_pose = oracle.pose(generated)
+        errors = pose_error_degrees(output_pose, driver_pose)
         for angle in ("mean", "yaw", "pitch", "roll"):
             suffix = "" if angle == "mean" else f"_{angle}"
             per_tuple[f"pose_error{suffix}[{oracle.name}]"] = (
@@ -366,9 +380,98 @@ def score_pose_transfer(
                     "k": k,
                 }
             )
+        if kind == "cross":
+            if kind not in reference_poses:
+                reference_poses[kind] = following_reference(oracle, test, resolved, kind)
+            rows += following_rows(
+                driver_pose, output_pose, reference_poses[kind], oracle, settings, kind, k
+            )
         rows += distribution_rows(
             outputs[key], embedding, real_embeddings, inception, settings, kind, k
         )
+    return rows
+
+
+#: The angles whose following is scored (roll is left out: drivers barely roll).
+FOLLOW_ANGLES = ("yaw", "pitch")
+
+
+def following_reference(
+    oracle: Any, test: FaceData, resolved: TupleImages, kind: str
+) -> tuple[str, np.ndarray]:
+    """What the oracle reads from real images with the drivers' poses: the exact targets
+    where the dataset renders them, else the drivers themselves (the floor of following)."""
+    target = resolved.targets[kind]
+    if target is not None:
+        return f"exact {kind} targets", oracle.pose(target)
+    return f"real {kind} drivers", oracle.pose(to_float_images(test.images[resolved.drivers[kind]]))
+
+
+def following_rows(
+    driver_pose: np.ndarray,
+    output_pose: np.ndarray,
+    reference: tuple[str, np.ndarray],
+    oracle: Any,
+    settings: dict[str, Any],
+    kind: str,
+    k: int,
+) -> list[dict[str, Any]]:
+    """``<angle>_follow_slope`` and ``<angle>_follow_r``: the least-squares line of the oracle's
+    angle of each output on its driver's labelled angle over the tuples (1 = the output turns
+    with the driver, 0 = it ignores it), with percentile bootstrap intervals over tuples.
+
+    Scored on cross tuples only: there the sources' pose is drawn independently of the
+    driver's, so a copy of a source sits at 0. In a self tuple the driver and the sources
+    come from one clip and their poses correlate, so copying a source would score above 0.
+    The slope is best at 1, not at its highest (``higher_is_better`` None); r is higher
+    is better. The floor is the line the same oracle reads from ``reference``'s images.
+    """
+    from bench.metrics.following import fit_line, following, na_reason
+
+    reference_name, reference_pose = reference
+    rows = []
+    for angle in FOLLOW_ANGLES:
+        column = ("yaw", "pitch", "roll").index(angle)
+        driver, output = driver_pose[:, column], output_pose[:, column]
+        score = following(driver, output, settings["bootstrap"], settings["seed"])
+        floor: dict[str, Any] = {
+            "reference": reference_name,
+            "pose_mae_degrees": oracle.quality["pose_mae_degrees"][angle],
+        }
+        if na_reason(driver, reference_pose[:, column]) is None:
+            line = fit_line(driver, reference_pose[:, column])
+            floor.update({"follow_slope": line.slope, "follow_r": line.r})
+        fit = score.fit
+        definition = (
+            f"least-squares line of the {oracle.name} {angle} of each output on its driver's "
+            f"labelled {angle}, over the {kind} tuples; 1 = follows the driver, 0 = ignores it"
+        )
+        for stat, value, interval, higher in (
+            ("slope", None if fit is None else fit.slope, score.slope_ci95, None),
+            ("r", None if fit is None else fit.r, score.r_ci95, True),
+        ):
+            row: dict[str, Any] = {
+                "metric": f"{angle}_follow_{stat}[{oracle.name}]",
+                "value": float("nan") if value is None else value,
+                "n": int(len(driver)),
+                "ci95": None if interval is None else list(interval),
+                "spread": "bootstrap95 over tuples",
+                "resamples_with_a_line": score.resamples_used,
+                "higher_is_better": higher,
+                "evaluator": oracle.name,
+                "evaluator_floor": floor,
+                "definition": definition + (" (Pearson r)" if stat == "r" else " (slope)"),
+                "protocol": f"{PROTOCOL}/{kind}",
+                "k": k,
+            }
+            if stat == "slope" and fit is not None:
+                row["intercept"] = fit.intercept
+                row["intercept_ci95"] = (
+                    None if score.intercept_ci95 is None else list(score.intercept_ci95)
+                )
+            if score.na_reason is not None:
+                row["na_reason"] = score.na_reason
+            rows.append(row)
     return rows
 
 
