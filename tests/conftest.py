@@ -28,6 +28,11 @@ def make_face_data(
             ],
             "identity": identity,
             "clip": np.tile(np.arange(per_identity) // 2, n_identities),
+            # odd clips are multi-view sessions (session = clip // 2), even ones video clips
+            "session": np.tile(
+                np.where((np.arange(per_identity) // 2) % 2 == 1, np.arange(per_identity) // 4, -1),
+                n_identities,
+            ),
             "split": "train",
             "yaw": rng.uniform(-90, 90, n),
             "pitch": rng.uniform(-30, 30, n),

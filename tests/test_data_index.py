@@ -28,6 +28,7 @@ def good_rows():
             "path": f"images/a_{i}.png",
             "identity": i // 2,
             "clip": 0,
+            "session": -1,
             "split": "train" if i < 4 else "test",
             "yaw": 0.0,
             "pitch": 0.0,
@@ -45,6 +46,15 @@ def test_valid_index_is_read_with_integer_labels(tmp_path):
     index = read_index(tmp_path)
     assert list(index.columns[: len(INDEX_COLUMNS)]) == list(INDEX_COLUMNS)
     assert index["identity"].dtype == np.int64
+    assert index["session"].dtype == np.int64
+
+
+def test_non_integer_session_names_the_line(tmp_path):
+    rows = good_rows()
+    rows[2]["session"] = "front"
+    write_index(tmp_path, rows)
+    with pytest.raises(DataError, match="line 4: column 'session' must be an integer"):
+        read_index(tmp_path)
 
 
 def test_missing_index_column_is_named(tmp_path):

@@ -44,7 +44,7 @@ def dataset(tmp_path_factory):
 
 def test_prepared_dataset_follows_the_data_contract(dataset):
     index = read_index(dataset)
-    assert len(index) == 12 * 10
+    assert len(index) == 12 * (2 * 5 + 19)  # 2 clips of 5 frames and one session of 19 views
     assert set(index.loc[index.split == "train", "identity"]) == set(range(6))
     assert set(index.loc[index.split == "test", "identity"]) == set(range(6, 12))
     assert (index["pose_source"] == "gt").all()
@@ -113,6 +113,101 @@ def test_cross_target_is_a_in_the_drivers_pose_under_the_sources_light(dataset):
         assert np.array_equal(load_image(dataset / row.cross_target), expected)
 
 
+def test_sessions_are_one_scene_under_multi_pie_cameras(dataset):
+    index = read_index(dataset)
+    sessions = index[index.session >= 0]
+    assert len(sessions) == 12 * 19
+    scene_columns = ["light_azimuth", "light_elevation", "ambient", "bg_r", "bg_g", "bg_b"]
+    scene_columns += ["mouth_open", "smile", "brow_raise", "eye_close"]
+    for (_, session), views in sessions.groupby(["identity", "session"]):
+        assert session == 0 and (views["clip"] == 2).all()  # its own clip number after 2 clips
+        assert (views[scene_columns].nunique() == 1).all()  # one scene
+        nominal = np.arange(-90, 91, 15)
+        assert np.abs(views["yaw"].to_numpy()[:13] - nominal).max() <= 3.0  # jitter
+        assert np.abs(views["pitch"].to_numpy()[13:]).min() >= 17.0  # the pitch views
+    assert (index.loc[index.session < 0, "clip"] < 2).all()
+
+
+def test_head_turn_clips_sweep_yaw_monotonically():
+    from bench.data.synthfaces import sample_clip
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        yaws = np.array([s.yaw for s in sample_clip(rng, 9, key_every=2, turn=(60.0, 150.0))])
+        steps = np.diff(yaws)
+        assert (steps >= 0).all() or (steps <= 0).all()
+        assert 60.0 - 1e-9 <= abs(yaws[-1] - yaws[0]) <= 150.0 + 1e-9
+        assert np.abs(yaws).max() <= 90.0
+
+
+def test_turn_probability_zero_and_no_sessions_renders_the_old_dataset(tmp_path, dataset):
+    """The turn draw has its own random stream: without turns the clips are unchanged."""
+    from bench.data.prepare import identity_scenes
+    from bench.data.synthfaces import sample_clip
+
+    settings = validate_config(
+        {"synthfaces": {**SMALL, "clip_turns": {"probability": 0.0}, "sessions_per_identity": 0}}
+    )["synthfaces"]
+    rng = np.random.default_rng([settings["seed"], 3, 1])
+    old = [sample_clip(rng, 5, key_every=settings["clip_key_every"]) for _ in range(2)]
+    assert [scene for _, _, scene in identity_scenes(settings, 3)] == old[0] + old[1]
+
+
+def test_clip_grouping_excludes_sessions_and_session_grouping_is_sessions(dataset):
+    from bench.data.index import group_rows
+
+    index = read_index(dataset)
+    for rows in group_rows(index, "clip"):
+        assert (index.loc[rows, "session"] == -1).all() and len(rows) == 5
+    for rows in group_rows(index, "session"):
+        assert (index.loc[rows, "session"] >= 0).all() and len(rows) == 19
+        assert index.loc[rows, "identity"].nunique() == 1
+    meta = read_meta(dataset)
+    assert meta["groupings"]["train"]["session"] == {
+        "groups": 6,
+        "max_images": 19,
+        "min_images": 19,
+    }
+
+
+def test_clip_tuples_draw_video_clips_only_session_tuples_sessions_only(dataset):
+    from bench.protocols.pose_transfer import make_tuples
+
+    index = read_index(dataset)
+    test, by_path = index[index.split == "test"], index.set_index("path")
+    for sources, in_session in (("clip", False), ("session", True)):
+        tuples = make_tuples(test, 3, 20, seed=0, sources=sources)
+        for row in tuples.itertuples():
+            for path in [*row.sources.split(";"), row.self_driver]:
+                assert (by_path.loc[path, "session"] >= 0) == in_session
+
+
+def test_session_sampling_draws_views_of_one_session():
+    from conftest import make_face_data
+
+    from bench.methods.api import Sampling
+
+    data = make_face_data(n_identities=4, per_identity=8)
+    rows = data.draw_rows(Sampling(group="session", frames=2), 16, np.random.default_rng(0))
+    for item in rows:
+        views = data.index.loc[item]
+        assert (views["session"] >= 0).all() and views["session"].nunique() == 1
+        assert views["identity"].nunique() == 1 and views["clip"].nunique() == 1
+
+
+def test_session_sampling_on_a_dataset_without_sessions_names_the_fix():
+    from conftest import make_face_data
+
+    from bench.errors import DataError
+    from bench.methods.api import Sampling
+
+    data = make_face_data(n_identities=4, per_identity=8)
+    data.index["session"] = -1
+    data.__dict__.pop("_groups", None)
+    with pytest.raises(DataError, match="no multi-view sessions.*sampling_group"):
+        data.draw_rows(Sampling(group="session", frames=2), 4, np.random.default_rng(0))
+
+
 def test_self_driver_shares_the_first_sources_clip(dataset):
     index = read_index(dataset).set_index("path")
     for row in read_tuples(dataset).itertuples():
@@ -141,7 +236,7 @@ def test_clip_sources_come_from_the_first_sources_clip_identity_sources_need_not
     # Nested and disjoint from the self driver in both modes.
     for tuples in (clip, anywhere):
         assert all(r.self_driver not in r.sources.split(";") for r in tuples.itertuples())
-    with pytest.raises(DataError, match="a clip of 6 images.*sources: clip"):
+    with pytest.raises(DataError, match="a video clip of 6 images.*sources: clip"):
         make_tuples(test, 5, 4, seed=0, sources="clip")  # clips hold 5 frames
     with pytest.raises(DataError, match="'video'"):
         make_tuples(test, 3, 4, seed=0, sources="video")

@@ -16,9 +16,11 @@ import pandas as pd
 import torch
 
 from bench.data.index import (
+    GROUPINGS,
     POSE_COLUMNS,
     PoseBins,
     cached_array,
+    group_rows,
     load_images_cached,
     read_index,
     read_landmarks,
@@ -114,15 +116,7 @@ class FaceData:
 
     @cached_property
     def _groups(self) -> dict[str, list[np.ndarray]]:
-        groups: dict[str, list[np.ndarray]] = {}
-        for key, column in (("identity", "identity"), ("clip", "clip")):
-            codes = self.index[column].to_numpy()
-            if key == "clip":  # clip ids are unique per identity only in combination
-                codes = self.index["identity"].to_numpy() * 1_000_003 + codes
-            order = np.argsort(codes, kind="stable")
-            _, starts = np.unique(codes[order], return_index=True)
-            groups[key] = np.split(order, starts[1:])
-        return groups
+        return {group: group_rows(self.index, group) for group in GROUPINGS}
 
     def info(self) -> DatasetInfo:
         return DatasetInfo(
@@ -141,12 +135,20 @@ class FaceData:
         """Row numbers ``[B, F]`` of one batch drawn as ``sampling`` asks."""
         if sampling.group is None:
             return rng.integers(0, len(self), size=(batch_size, sampling.frames))
-        if sampling.group not in ("identity", "clip"):
-            raise ConfigError(f"unknown sampling group {sampling.group!r}; use identity or clip")
+        if sampling.group not in GROUPINGS:
+            raise ConfigError(
+                f"unknown sampling group {sampling.group!r}; use one of {', '.join(GROUPINGS)}"
+            )
         groups = [g for g in self._groups[sampling.group] if len(g) >= sampling.frames]
         if not groups:
             raise DataError(
                 f"{self.root}: no {sampling.group} has {sampling.frames} images for this method"
+                + (
+                    " (the dataset has no multi-view sessions: its index.csv column 'session' "
+                    "is -1 everywhere; set the method's sampling_group to identity or clip)"
+                    if sampling.group == "session" and not self._groups["session"]
+                    else ""
+                )
             )
         chosen = rng.integers(0, len(groups), size=batch_size)
         return np.stack(

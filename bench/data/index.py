@@ -32,6 +32,7 @@ INDEX_COLUMNS = (
     "path",
     "identity",
     "clip",
+    "session",
     "split",
     "yaw",
     "pitch",
@@ -64,7 +65,7 @@ def read_index(dataset_dir: Path) -> pd.DataFrame:
             f"{path}: missing column(s) {', '.join(missing)}; the index needs "
             f"{', '.join(INDEX_COLUMNS)}"
         )
-    for column in ("identity", "clip"):
+    for column in ("identity", "clip", "session"):
         bad = pd.to_numeric(index[column], errors="coerce").isna()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
@@ -91,6 +92,62 @@ def read_index(dataset_dir: Path) -> pd.DataFrame:
             "test identities must never be seen in training"
         )
     return index
+
+
+#: Training groupings a method may ask for (``Sampling.group``), besides ``None``.
+GROUPINGS = ("identity", "clip", "session")
+
+
+def scene_groups(index: pd.DataFrame) -> np.ndarray:
+    """One integer per row, equal for the rows of one (identity, clip): one scene.
+
+    A clip is one recording (a video, a SynthFaces trajectory, a multi-view session): its
+    images share background and light, so two of them are never independent photos of a
+    person. Verification pairs of one person are drawn across scene groups.
+    """
+    keys = (
+        index["identity"].astype(np.int64).to_numpy() * 1_000_003
+        + index["clip"].astype(np.int64).to_numpy()
+    )
+    return np.unique(keys, return_inverse=True)[1].astype(np.int64)
+
+
+def group_rows(index: pd.DataFrame, group: str) -> list[np.ndarray]:
+    """Row numbers of each training group of ``group`` (see :data:`GROUPINGS`).
+
+    ``identity``: every image of a person; ``clip``: the frames of one video clip (rows
+    outside multi-view sessions, ``session == -1``), per (identity, clip); ``session``: the
+    views of one multi-view session (``session >= 0``), per (identity, session).
+    """
+    if group not in GROUPINGS:
+        raise ValueError(f"unknown grouping {group!r}; use one of {', '.join(GROUPINGS)}")
+    identity = index["identity"].astype(np.int64).to_numpy()
+    if group == "identity":
+        codes, keep = identity, np.ones(len(index), bool)
+    else:
+        session = index["session"].astype(np.int64).to_numpy()
+        column = index[group].astype(np.int64).to_numpy()
+        keep = session < 0 if group == "clip" else session >= 0
+        codes = identity * 1_000_003 + column
+    rows = np.flatnonzero(keep)
+    order = rows[np.argsort(codes[rows], kind="stable")]
+    if not len(order):
+        return []
+    _, starts = np.unique(codes[order], return_index=True)
+    return np.split(order, starts[1:])
+
+
+def grouping_sizes(index: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per grouping: how many groups, and the largest and smallest group (images)."""
+    out = {}
+    for group in GROUPINGS:
+        sizes = [len(g) for g in group_rows(index, group)]
+        out[group] = {
+            "groups": len(sizes),
+            "max_images": max(sizes, default=0),
+            "min_images": min(sizes, default=0),
+        }
+    return out
 
 
 def read_meta(dataset_dir: Path) -> dict:

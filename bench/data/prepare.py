@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.data.index import INDEX_COLUMNS, save_image
+from bench.data.index import INDEX_COLUMNS, grouping_sizes, save_image
 from bench.metrics.pairs import make_pairs, pair_image_path, write_pairs
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,52 @@ def scene_from_row(row: pd.Series) -> Any:
     )
 
 
+def identity_scenes(settings: dict[str, Any], identity: int) -> list[tuple[int, int, Any]]:
+    """Every scene of one identity as ``(clip, session, scene)``, in image-number order.
+
+    First ``clips_per_identity`` clips of ``clip_length`` frames (videos: a smooth
+    trajectory; with probability ``clip_turns.probability`` a head turn spanning
+    ``clip_turns.span`` degrees of yaw), session -1; then ``sessions_per_identity``
+    multi-view sessions in Multi-PIE's shape (one scene; cameras at
+    ``session_views.yaws`` plus the ``session_views.pitch_views``), each its own clip
+    number (``clips_per_identity + session``) so that (identity, clip) is always one
+    scene. A pure function of the dataset seed and the identity.
+    """
+    from bench.data.synthfaces import sample_clip, sample_session
+
+    rng = np.random.default_rng([settings["seed"], identity, 1])
+    turns = settings["clip_turns"]
+    turn_rng = np.random.default_rng([settings["seed"], identity, 2])
+    out = []
+    for clip in range(settings["clips_per_identity"]):
+        turn = tuple(turns["span"]) if turn_rng.uniform() < turns["probability"] else None
+        for scene in sample_clip(
+            rng, settings["clip_length"], key_every=settings["clip_key_every"], turn=turn
+        ):
+            out.append((clip, -1, scene))
+    views = settings["session_views"]
+    session_rng = np.random.default_rng([settings["seed"], identity, 3])
+    for session in range(settings["sessions_per_identity"]):
+        scenes = sample_session(
+            session_rng,
+            yaws=tuple(views["yaws"]),
+            pitch_views=tuple(tuple(v) for v in views["pitch_views"]),
+            jitter=views["jitter"],
+        )
+        out += [(settings["clips_per_identity"] + session, session, scene) for scene in scenes]
+    return out
+
+
+def images_per_identity(settings: dict[str, Any]) -> int:
+    """How many images :func:`identity_scenes` gives each identity."""
+    views = settings["session_views"]
+    per_session = len(views["yaws"]) + len(views["pitch_views"])
+    return (
+        settings["clips_per_identity"] * settings["clip_length"]
+        + settings["sessions_per_identity"] * per_session
+    )
+
+
 @dataclass(frozen=True)
 class _Job:
     out_dir: str
@@ -88,7 +134,7 @@ class _Job:
 def _render_identities(job: _Job) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """Worker: render every image of ``job.identities``; returns rows and landmarks."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from bench.data.synthfaces import Identity, Renderer, sample_clip
+    from bench.data.synthfaces import Identity, Renderer
 
     s = job.settings
     renderer = Renderer(resolution=s["resolution"], supersample=s["supersample"])
@@ -96,35 +142,32 @@ def _render_identities(job: _Job) -> tuple[list[dict], np.ndarray, np.ndarray]:
     for identity in job.identities:
         seed = identity_seed(s["seed"], identity)
         person = Identity.from_seed(seed, shape_gain=s["shape_gain"])
-        rng = np.random.default_rng([s["seed"], identity, 1])
         name = identity_name(identity)
-        number = 0
-        for clip in range(s["clips_per_identity"]):
-            for scene in sample_clip(rng, s["clip_length"], key_every=s["clip_key_every"]):
-                number += 1
-                render = renderer.render(person, scene)
-                relative = f"images/{pair_image_path(name, number)}"
-                save_image(Path(job.out_dir) / relative, render.image)
-                rows.append(
-                    {
-                        "path": relative,
-                        "identity": identity,
-                        "clip": clip,
-                        "split": job.split_of[identity],
-                        "yaw": scene.yaw,
-                        "pitch": scene.pitch,
-                        "roll": scene.roll,
-                        "pose_source": "gt",
-                        "expression": expression_label(scene),
-                        "light": scene.light_azimuth,
-                        "name": name,
-                        "number": number,
-                        "identity_seed": seed,
-                        **scene_row(scene),
-                    }
-                )
-                points.append(render.landmarks)
-                visible.append(render.visible)
+        for number, (clip, session, scene) in enumerate(identity_scenes(s, identity), start=1):
+            render = renderer.render(person, scene)
+            relative = f"images/{pair_image_path(name, number)}"
+            save_image(Path(job.out_dir) / relative, render.image)
+            rows.append(
+                {
+                    "path": relative,
+                    "identity": identity,
+                    "clip": clip,
+                    "session": session,
+                    "split": job.split_of[identity],
+                    "yaw": scene.yaw,
+                    "pitch": scene.pitch,
+                    "roll": scene.roll,
+                    "pose_source": "gt",
+                    "expression": expression_label(scene),
+                    "light": scene.light_azimuth,
+                    "name": name,
+                    "number": number,
+                    "identity_seed": seed,
+                    **scene_row(scene),
+                }
+            )
+            points.append(render.landmarks)
+            visible.append(render.visible)
     return rows, np.asarray(points, np.float32), np.asarray(visible, bool)
 
 
@@ -142,7 +185,7 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         _Job(str(out_dir), tuple(identities[i : i + chunk]), split_of, settings)
         for i in range(0, len(identities), chunk)
     ]
-    n_images = len(identities) * settings["clips_per_identity"] * settings["clip_length"]
+    n_images = len(identities) * images_per_identity(settings)
     log.info(
         "rendering %d SynthFaces images (%d identities) with %d workers",
         n_images,
@@ -198,6 +241,9 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         "expression_labels": list(EXPRESSION_LABELS),
         "renderer": getattr(synthfaces, "RENDERER_VERSION", "1"),
         "has_exact_targets": True,
+        "groupings": {
+            split: grouping_sizes(index[index.split == split]) for split in ("train", "test")
+        },
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info(

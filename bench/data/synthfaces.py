@@ -29,6 +29,7 @@ processes with ``OMP_NUM_THREADS=1`` (see ``benchmarks/bench_synthfaces.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -237,12 +238,22 @@ _CLIP_STEPS = {  # random-walk step per keyframe, clip range
 
 
 def sample_clip(
-    rng: np.random.Generator, length: int, key_every: int = 12, **ranges
+    rng: np.random.Generator,
+    length: int,
+    key_every: int = 12,
+    turn: tuple[float, float] | None = None,
+    **ranges,
 ) -> list[Scene]:
     """A smooth trajectory of pose, expression and light (what a video is for real data).
 
     Keyframes every ``key_every`` frames follow a clipped random walk and are joined by cosine
     interpolation; background and ambient stay fixed. ``ranges`` are Scene.sample's pose ranges.
+
+    ``turn=(low, high)`` makes the clip a head turn, as in a video of a person looking from
+    one side to the other: yaw moves monotonically (cosine ease in and out) from its start by
+    a span drawn from U(low, high) degrees, towards the side with room for it, instead of the
+    random walk; pitch, roll, expression and light still wander. The random stream of the
+    other tracks is the same with or without a turn.
     """
     if length < 1:
         raise ValueError(f"clip length must be >= 1, got {length}")
@@ -260,6 +271,21 @@ def sample_clip(
         for _ in range(n_keys - 1):
             keys.append(float(np.clip(keys[-1] + rng.normal(0.0, step), low, high)))
         tracks[name] = np.array(keys)
+    turn_yaws = None
+    if turn is not None:
+        low, high = limits["yaw"]
+        span = float(rng.uniform(*turn))
+        span = min(span, high - low)
+        towards = 1.0 if high - start.yaw >= start.yaw - low else -1.0
+        first = float(
+            np.clip(
+                start.yaw,
+                low + (span if towards < 0 else 0.0),
+                high - (span if towards > 0 else 0.0),
+            )
+        )
+        ease = 0.5 - 0.5 * np.cos(np.pi * np.arange(length) / max(length - 1, 1))
+        turn_yaws = first + towards * span * ease
     frames = []
     for i in range(length):
         k, frac = divmod(i, key_every)
@@ -267,8 +293,51 @@ def sample_clip(
         values = {
             name: float(track[k] * (1 - w) + track[k + 1] * w) for name, track in tracks.items()
         }
+        if turn_yaws is not None:
+            values["yaw"] = float(turn_yaws[i])
         frames.append(Scene(**values, ambient=start.ambient, background=start.background))
     return frames
+
+
+#: Multi-PIE's 13 cameras of one row: yaw -90..+90 in 15-degree steps (nominal).
+SESSION_YAWS: tuple[float, ...] = tuple(float(y) for y in range(-90, 91, 15))
+
+
+def sample_session(
+    rng: np.random.Generator,
+    yaws: tuple[float, ...] = SESSION_YAWS,
+    pitch_views: tuple[tuple[float, float], ...] = (
+        (-30.0, -20.0),
+        (0.0, -20.0),
+        (30.0, -20.0),
+        (-30.0, 20.0),
+        (0.0, 20.0),
+        (30.0, 20.0),
+    ),
+    jitter: float = 3.0,
+) -> list[Scene]:
+    """A multi-view session in Multi-PIE's shape: one scene under many cameras.
+
+    Light, ambient level, background and expression are drawn once and shared by every view;
+    the views are the cameras ``yaws`` at pitch 0 followed by ``pitch_views`` (yaw, pitch)
+    pairs (Multi-PIE's elevated cameras). Each view's yaw, pitch and roll move by up to
+    +-``jitter`` degrees (uniform), as a seated head does between Multi-PIE's exposures, so
+    pose labels are exact but not quantised.
+    """
+    scene = Scene.sample(rng)
+    views = [(float(y), 0.0) for y in yaws] + [(float(y), float(p)) for y, p in pitch_views]
+    out = []
+    for yaw, pitch in views:
+        dy, dp, dr = rng.uniform(-jitter, jitter, 3)
+        out.append(
+            dataclasses.replace(
+                scene,
+                yaw=float(np.clip(yaw + dy, -90.0, 90.0)),
+                pitch=float(np.clip(pitch + dp, -30.0, 30.0)),
+                roll=float(np.clip(dr, -20.0, 20.0)),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -571,4 +640,5 @@ __all__ = [
     "Scene",
     "landmark_image",
     "sample_clip",
+    "sample_session",
 ]

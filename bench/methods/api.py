@@ -30,7 +30,9 @@ class Sampling:
     """How the harness draws training items: ``frames`` images per item, grouped by ``group``.
 
     ``group=None`` draws independent images; ``"identity"`` draws the frames of one item
-    from one person; ``"clip"`` from one clip (a video, or a SynthFaces trajectory).
+    from one person; ``"clip"`` from one clip (a video, or a SynthFaces trajectory; images of
+    multi-view sessions are not clips); ``"session"`` from one multi-view session (Multi-PIE:
+    one person, scene and light under many cameras; SynthFaces renders sessions of that shape).
     """
 
     group: str | None = None

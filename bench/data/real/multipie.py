@@ -5,7 +5,8 @@ File names are ``<subject>_<session>_<recording>_<camera digits>_<illumination>.
 degrees of yaw at eye height are the 13 pose bins of DR-GAN; each camera's nominal yaw
 is the pose label (``pose_source: multipie-camera``). Recordings map to expressions per
 session, flashes to the ``light`` column. A clip is one (session, recording,
-illumination) of a subject: its images differ only in camera, i.e. in pose. Subjects are
+illumination) of a subject: its images differ only in camera, i.e. in pose, so it is also
+the index's multi-view ``session`` (the Multi-PIE session number is ``mpie_session``). Subjects are
 split as DR-GAN does: the first ``train_subjects`` ids train, the rest test.
 """
 
@@ -111,12 +112,13 @@ def list_multipie(root: Path, settings: dict[str, Any]) -> Listing:
                 numbers[name],
                 clip,
                 "train" if subject in train else "test",
+                session=clip,  # a (session, recording, flash) under 13 cameras: one view set
                 columns={
                     "nominal_yaw": CAMERA_YAW[camera],
                     "camera": camera,
                     "expression": EXPRESSION_LABELS.index(label),
                     "light": float(illumination),
-                    "session": session,
+                    "mpie_session": session,
                     "recording": recording,
                 },
             )

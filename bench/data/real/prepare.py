@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.data.index import INDEX_COLUMNS
+from bench.data.index import INDEX_COLUMNS, grouping_sizes
 from bench.data.real.datasets import DATASETS, resolve_root
 from bench.data.real.listing import Listing
 from bench.data.real.records import open_work_dir, read_records
@@ -109,6 +109,7 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
                 "path": crop_path(source),
                 "identity": identity_of[source.name],
                 "clip": source.clip,
+                "session": source.session,
                 "split": source.split,
                 "yaw": yaw if nominal is None else nominal,
                 "pitch": pitch if nominal is None else 0.0,
@@ -240,6 +241,9 @@ def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers:
         "expression_labels": listing.notes.get("expression_labels", ["unlabelled"]),
         "pose_source": spec.pose_source,
         "has_exact_targets": False,
+        "groupings": {
+            split: grouping_sizes(index[index.split == split]) for split in ("train", "test")
+        },
         "pairs": listing.pairs_file or "drawn over test identities (pairs settings)",
         "listed": len(sources) + len(listing.rejects),
         "rejected": len(reasons),

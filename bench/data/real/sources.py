@@ -36,6 +36,7 @@ class SourceImage:
     clip: int
     split: str
     frame: int | None = None  # frame index in a video file
+    session: int = -1  # multi-view session (Multi-PIE: = clip); -1 for photos and videos
     listed_at: str = ""  # "<annotation file>:<line>" that listed it, if any
     five_points: tuple[tuple[float, float], ...] | None = None  # annotated eye/nose/mouth
     columns: dict[str, Any] = field(default_factory=dict)  # dataset-specific index columns
