@@ -187,3 +187,78 @@ def test_copy_driver_follows_and_copy_source_ignores_the_driver(scored) -> None:
             ("pose_transfer/cross", f"{angle}_follow_slope[lookup-oracle]")
         ]
         assert abs(ignored["value"]) < 0.5 and ignored["ci95"][0] < 0.5
+
+
+# -- the pose-transfer table -------------------------------------------------------------------
+def table_rows(method: str, slope: float, seed: int = 0) -> list[dict]:
+    """Pose error on both kinds and following on cross, as score_pose_transfer writes them."""
+    floor = {"reference": "exact cross targets", "follow_slope": 0.97, "follow_r": 0.99}
+    common = {"n": 50, "evaluator": "synth-oracle", "method": method, "k": 1, "seed": seed}
+    rows = [
+        {
+            **common,
+            "metric": "pose_error[synth-oracle]",
+            "value": 20.0,
+            "ci95": [19.0, 21.0],
+            "higher_is_better": False,
+            "evaluator_floor": {"pose_mae_degrees": 3.0},
+            "protocol": f"pose_transfer/{kind}",
+        }
+        for kind in ("self", "cross")
+    ]
+    for angle in ("yaw", "pitch"):
+        for stat, value, higher in (("slope", slope, None), ("r", slope / 2, True)):
+            rows.append(
+                {
+                    **common,
+                    "metric": f"{angle}_follow_{stat}[synth-oracle]",
+                    "value": value,
+                    "ci95": [value - 0.1, value + 0.1],
+                    "higher_is_better": higher,
+                    "evaluator_floor": floor,
+                    "protocol": "pose_transfer/cross",
+                }
+            )
+    return rows
+
+
+def test_pose_transfer_table_shows_yaw_slope_and_r_on_cross_rows(tmp_path) -> None:
+    import json
+
+    from bench.report.tables import pose_transfer_table, read_metrics, to_latex
+
+    paths = []
+    for method, slope, seed in (("copy_source", 0.02, 0), ("learned", 0.5, 0), ("learned", 0.7, 1)):
+        path = tmp_path / f"{method}{seed}.json"
+        path.write_text(json.dumps({"rows": table_rows(method, slope, seed)}))
+        paths.append(path)
+    csv_table, display, notes = pose_transfer_table(read_metrics(paths))
+    display = display.set_index(["protocol", "method"])
+    assert display.loc[("cross", "learned"), "yaw slope [synth-oracle]"] == "0.60 ± 0.14"
+    assert display.loc[("cross", "learned"), "yaw r [synth-oracle] ↑"] == "0.30 ± 0.07"
+    assert display.loc[("cross", "copy_source"), "yaw slope [synth-oracle]"] == "0.02"
+    assert display.loc[("self", "learned"), "yaw slope [synth-oracle]"] == "—"
+    assert not any("pitch" in c for c in display.columns)  # pitch: CSV only
+    cross = csv_table[csv_table.protocol == "cross"].set_index("method")
+    assert cross.loc["learned", "pitch_follow_slope[synth-oracle] mean"] == pytest.approx(0.6)
+    assert cross.loc["learned", "pitch_follow_r[synth-oracle] ↑ ci95 low"] == pytest.approx(0.2)
+    assert "pose_error[synth-oracle] ↓ mean" in csv_table.columns  # other names unchanged
+    note = next(n for n in notes if n.startswith("yaw slope"))
+    assert "slope 0.97, r 0.99" in note and "exact cross targets" in note
+    assert r"\toprule" in to_latex(display.reset_index(), "t", "tab:t", notes)
+
+
+def test_pose_transfer_table_names_why_following_is_na(tmp_path) -> None:
+    import json
+
+    from bench.report.tables import pose_transfer_table, read_metrics
+
+    rows = table_rows("frozen", 0.0)
+    for row in rows:
+        if "follow" in row["metric"]:
+            row.update({"value": float("nan"), "ci95": None, "na_reason": "2 tuple(s)"})
+    path = tmp_path / "frozen.json"
+    path.write_text(json.dumps({"rows": rows}))
+    _, display, notes = pose_transfer_table(read_metrics([path]))
+    assert display.set_index("protocol").loc["cross", "yaw slope [synth-oracle]"] == "n/a"
+    assert "yaw_follow_slope[synth-oracle] is n/a: 2 tuple(s)" in notes

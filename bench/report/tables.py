@@ -24,6 +24,8 @@ POSE_TRANSFER_COLUMNS = (
     ("csim_target", "CSIM tgt"),
     ("csim_source", "CSIM src"),
     ("pose_error", "pose err °"),
+    ("yaw_follow_slope", "yaw slope"),
+    ("yaw_follow_r", "yaw r"),
     ("fd", "FD"),
     ("kid", "KID"),
     ("fid", "FID"),
@@ -39,6 +41,10 @@ FACE_COLUMNS = (
 )
 DIGITS = {"pose_error": 1, "kid": 4, "akd": 2, "face_found": 2}
 EXTRA_CSV_PREFIXES = ("pose_error_yaw", "pose_error_pitch", "pose_error_roll")
+#: How the output's angle follows the driver's (bench.metrics.following), scored on cross
+#: tuples only; yaw is shown, pitch is in the CSV. The slope is best at 1, not at its highest.
+FOLLOW_PREFIXES = ("yaw_follow_slope", "yaw_follow_r", "pitch_follow_slope", "pitch_follow_r")
+FOLLOW_DIGITS = 2
 
 
 def read_metrics(paths: Sequence[Path]) -> pd.DataFrame:
@@ -104,6 +110,37 @@ def _cell(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _pose_transfer_arrow(stats: pd.DataFrame, metric: str) -> str:
+    """↑ or ↓ for a metric, "" where neither is better (a following slope: best at 1)."""
+    higher = stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]
+    return "" if higher is None or pd.isna(higher) else _arrow(bool(higher))
+
+
+def following_notes(frame: pd.DataFrame) -> list[str]:
+    """What the yaw slope and r columns are, and what the oracle reads from exact images."""
+    rows = frame[frame["metric"].astype(str).str.startswith("yaw_follow_slope[")]
+    if rows.empty:
+        return []
+    metric = rows["metric"].iloc[0]
+    evaluator = metric[len("yaw_follow_slope") :]
+    note = (
+        f"yaw slope / yaw r {evaluator} (cross rows only; pitch in the CSV): the least-squares "
+        f"line of the {evaluator.strip('[]')} yaw of each output on its driver's yaw over the N "
+        "tuples, and Pearson r; slope and r 1 = the head turns with the driver, 0 = it ignores "
+        "it (a copy of the source); the slope is best at 1 (no arrow: above 1 overshoots). "
+        "Self rows: — (a self driver shares the sources' clip, so a copy of a source would "
+        "score above 0)."
+    )
+    floors = [f for f in rows["evaluator_floor"] if isinstance(f, dict) and "follow_slope" in f]
+    if floors:
+        floor = floors[0]
+        note += (
+            f" Read by the same oracle, the {floor['reference']} give slope "
+            f"{floor['follow_slope']:.2f}, r {floor['follow_r']:.2f}: what an exact output scores."
+        )
+    return [note]
+
+
 def pose_transfer_table(
     frame: pd.DataFrame, columns: tuple[tuple[str, str], ...] = POSE_TRANSFER_COLUMNS
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -130,10 +167,10 @@ def pose_transfer_table(
         display = {"protocol": protocol.split("/")[1], "K": str(int(k)), "method": method}
         for metric in metrics:
             prefix = _prefix(metric)
-            if prefix not in {p for p, _ in columns} | set(EXTRA_CSV_PREFIXES):
+            if prefix not in {p for p, _ in columns} | set(EXTRA_CSV_PREFIXES + FOLLOW_PREFIXES):
                 continue
-            arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
-            name = f"{metric} {arrow}"
+            arrow = _pose_transfer_arrow(stats, metric)
+            name = f"{metric} {arrow}" if arrow else metric
             if metric in by_metric.index:
                 row = by_metric.loc[metric]
                 csv_row.update(
@@ -157,14 +194,17 @@ def pose_transfer_table(
             matching = [m for m in metrics if _prefix(m) == prefix]
             for metric in matching:
                 evaluator = metric[len(prefix) :]
-                arrow = _arrow(bool(stats.loc[stats.metric == metric, "higher_is_better"].iloc[0]))
+                arrow = _pose_transfer_arrow(stats, metric)
                 small = " (small-sample)" if metric in small_sample and prefix != "kid" else ""
-                header = f"{label}{small}{' ' + evaluator if evaluator else ''} {arrow}"
+                header = f"{label}{small}{' ' + evaluator if evaluator else ''}"
+                header += f" {arrow}" if arrow else ""
+                digits = FOLLOW_DIGITS if prefix in FOLLOW_PREFIXES else DIGITS.get(prefix, 3)
                 if metric in by_metric.index:
                     row = by_metric.loc[metric]
-                    display[header] = _cell(row["mean"], row["std"], DIGITS.get(prefix, 3))
+                    display[header] = _cell(row["mean"], row["std"], digits)
                 else:
-                    display[header] = "—" if reason else "n/a"
+                    unscored = prefix in FOLLOW_PREFIXES and protocol != "pose_transfer/cross"
+                    display[header] = "—" if reason or unscored else "n/a"
         display["seeds"] = str(csv_row["seeds"])
         display["N"] = str(csv_row["N"])
         if reason:
@@ -178,6 +218,7 @@ def pose_transfer_table(
         "N: test tuples per row. ssim[...] names the SSIM variant (Gaussian window 11, sigma 1.5, as skimage).",
     ]
     notes += evaluator_notes(frame)
+    notes += following_notes(frame)
     for (_, k, method), reason in sorted(
         reasons.items(), key=lambda item: (item[0][2], item[0][1])
     ):
