@@ -262,3 +262,21 @@ def test_pose_transfer_table_names_why_following_is_na(tmp_path) -> None:
     _, display, notes = pose_transfer_table(read_metrics([path]))
     assert display.set_index("protocol").loc["cross", "yaw slope [synth-oracle]"] == "n/a"
     assert "yaw_follow_slope[synth-oracle] is n/a: 2 tuple(s)" in notes
+
+
+def test_pose_transfer_bars_draw_yaw_slope_and_r_of_cross_rows(tmp_path) -> None:
+    import json
+
+    from bench.report.figures import bar_table, pose_transfer_bars
+    from bench.report.tables import read_metrics
+
+    path = tmp_path / "learned.json"
+    path.write_text(json.dumps({"rows": table_rows("learned", 0.5)}))
+    frame = read_metrics([path])
+    slope = bar_table(frame, "yaw_follow_slope")
+    assert list(slope["kind"]) == ["cross"] and slope["mean"].iloc[0] == pytest.approx(0.5)
+    assert (slope["err_low"].iloc[0], slope["err_source"].iloc[0]) == (pytest.approx(0.1), "ci95")
+    names = {p.name for p in pose_transfer_bars(frame, tmp_path, "toy")}
+    assert {
+        f"toy_pose_transfer_yaw_follow_{s}.{e}" for s in ("slope", "r") for e in ("png", "pdf")
+    } <= names

@@ -28,7 +28,11 @@ from bench.report.tables import read_metrics
 log = logging.getLogger(__name__)
 
 #: Pose-transfer metric families drawn as grouped bars (one figure each).
-BAR_FAMILIES = ("ssim", "csim_target", "csim_source", "pose_error")
+BAR_FAMILIES = (
+    "ssim", "csim_target", "csim_source", "pose_error", "yaw_follow_slope", "yaw_follow_r",
+)  # fmt: skip
+#: A dashed line at the value that means "follows the driver" (bench.metrics.following).
+FOLLOW_LINES = {"yaw_follow_slope": 1.0, "yaw_follow_r": 1.0}
 #: Families drawn against K (one row of panels each, when present).
 KSHOT_FAMILIES = ("ssim", "csim_target", "pose_error", "fid", "fd", "kid")
 FAMILY_TITLES = {
@@ -36,6 +40,8 @@ FAMILY_TITLES = {
     "csim_target": "identity similarity to the target (CSIM tgt)",
     "csim_source": "identity similarity to the sources (CSIM src)",
     "pose_error": "pose error to the driver (degrees)",
+    "yaw_follow_slope": "yaw slope (1 = follows the driver, 0 = ignores it)",
+    "yaw_follow_r": "yaw r (output vs driver yaw)",
     "fid": "FID (Inception)",
     "fd": "Fréchet distance (identity features)",
     "kid": "KID (identity features)",
@@ -385,6 +391,8 @@ def pose_transfer_bars(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list
             figure = _bar_figure(
                 table, colours, f"{dataset}: pose transfer, {FAMILY_TITLES[family]}", methods
             )
+            for axis in figure.axes if family in FOLLOW_LINES else []:
+                axis.axhline(FOLLOW_LINES[family], linestyle="--", linewidth=0.9, color="0.3")
             written += _save(figure, Path(out_dir) / f"{dataset}_pose_transfer_{family}")
     return written
 

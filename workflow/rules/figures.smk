@@ -67,7 +67,8 @@ rule sweep_figure:
 
 def metric_figure_names():
     """The figures `bench figures` writes for this config (only families with data)."""
-    names = [f"pose_transfer_{f}" for f in ("ssim", "csim_target", "csim_source", "pose_error")]
+    families = ("ssim", "csim_target", "csim_source", "pose_error")
+    names = [f"pose_transfer_{f}" for f in (*families, "yaw_follow_slope", "yaw_follow_r")]
     names.append("kshot")
     if any({"identity_code", "pose_code"} & get_method(m).cls.provides for m in config["methods"]):
         names.append("verification")
