@@ -3,24 +3,34 @@ encoders, one AdaIN generator, trained through two parameter-sharing pathways.
 
 Only the abstract ([S1]) and the framework paragraph ([S0]) of the paper are available;
 the losses and schedule below are the reconstruction of
-``../shared/research/methods.md`` §2 (CR-GAN's two pathways and WGAN-GP critic, MUNIT's
-latent reconstruction), and README.md marks every such choice.
+``../shared/research/methods.md`` §2: CR-GAN's two pathways, update order and
+complete-representation branch (``bluer555/CR-GAN`` ``train.py``) and MUNIT's latent
+reconstruction (``NVlabs/MUNIT`` ``trainer.py``). README.md marks every such choice.
 
-Generation path (random codes, learns a complete latent space):
-    x~ = G(z_id, z_p),  z_id ~ p(z_id), z_p ~ p(z_p)
-    L_D^gen = D(x~) - D(x) + lambda_gp * GP           L_G^gen = -D(x~)
-    L_lat   = |E_id(x~) - z_id|_1 + |E_p(x~) - z_p|_1
-Transformation path (identity from one image, pose from another of the same person):
-    x^_b = G(E_id(x_a), E_p(x_b))
-    L_D^tr = D(x^_b) - D(x_b) + lambda_gp * GP        L_G^tr = -D(x^_b)
-    L_rec  = |x^_b - x_b|_1 (CR-GAN's L1: sum over channels, mean over pixels)
-    L_self = |G(E_id(x_a), E_p(x_a)) - x_a|_1
+Each iteration, as CR-GAN's, updates the critic and the generator side once per pathway:
+
+Path 1, generation (random codes): x~ = G(z_id, z_p)
+    D: L_D(x_a, x~)                       G only: adversarial(x~)
+Path 2, with probability ``complete_representation_share`` the complete-representation
+branch (CR-GAN's ``reconstruct_fake``), else the transformation:
+    complete:   x^ = G(E_id(x~), z_p), target x~    D: L_D(x_a, x^)
+                E_id only: adversarial(x^) + lambda_rec * |x^ - x~|_1
+    transform:  x^ = G(E_id(x_a), E_p(x_b)), target x_b    D: L_D(x_b, x^)
+                E_id, E_p, G: adversarial(x^) + lambda_rec * |x^ - x_b|_1
+                  + MUNIT's latent reconstruction of x_ab = G(c_a, z_p), c_a = E_id(x_a):
+                    |E_id(x_ab) - c_a|_1 + |E_p(x_ab) - z_p|_1
+|.|_1 of images is CR-GAN's ``L1_loss`` (sum over channels, mean over pixels); of codes
+MUNIT's ``recon_criterion`` (mean).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
 
@@ -32,19 +42,38 @@ def channel_sum_l1(output: Tensor, target: Tensor) -> Tensor:
     return (output - target).abs().sum(dim=1).mean()
 
 
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Parameters of ``modules`` take no gradient inside the block (their inputs still do)."""
+    params = [p for m in modules for p in m.parameters()]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before, strict=True):
+            p.requires_grad_(flag)
+
+
 class IPGAN(Method):
     """Two encoders E_id, E_p, generator G and critic D; see the module docstring.
 
-    Items are two frames of one clip (``Sampling(group="clip", frames=2)``): the
-    transformation path needs an image x_b whose identity is that of x_a, as its L1
-    target. Frames of one clip share the person, background and light and differ in
-    pose and expression, so no identity or pose label is read: ``needs = {clip}`` only
-    asks the harness to group the two frames.
+    Items are two images of one group (``sampling_group``; default ``session``: two views
+    of one multi-view session, as CR-GAN's Multi-PIE loader pairs two cameras of one
+    session, expression and flash). The transformation path needs an image x_b whose
+    identity and scene are those of x_a, as its L1 target; no identity or pose label is
+    read, so ``needs`` is empty: the grouping alone pairs the images.
     """
 
-    needs = frozenset({"clip"})
+    needs = frozenset()
     provides = frozenset({"transfer", "identity_code", "pose_code", "reconstruct", "sample"})
-    sampling = Sampling(group="clip", frames=2)
+    sampling = Sampling(group="session", frames=2)
+
+    @classmethod
+    def sampling_for(cls, config: dict[str, Any]) -> Sampling:
+        """Two images of one ``config["sampling_group"]`` (session, clip or identity)."""
+        return Sampling(group=config["sampling_group"], frames=2)
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -63,10 +92,18 @@ class IPGAN(Method):
             config["mlp_hidden"],
         )
         self.critic = Critic(resolution, config["width"])
+        share = float(config["complete_representation_share"])
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"ipgan: complete_representation_share must be in [0, 1], got {share}")
 
     # -- training -------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Adam for E_id + E_p + G and Adam for D, both at CR-GAN's lr and betas."""
+        """Adam for E_id + E_p + G and Adam for D at the config's lr and betas.
+
+        One optimizer holds E_id, E_p and G: each update steps only the parameters that
+        took a gradient (Adam skips the others), so path 1 moves G alone and the
+        complete-representation branch E_id alone, as CR-GAN's separate solvers do.
+        """
         lr, betas = self.config["lr"], tuple(self.config["betas"])
         synthesis = [
             *self.identity_encoder.parameters(),
@@ -96,83 +133,149 @@ class IPGAN(Method):
         return z_id.to(self.device), z_p.to(self.device)
 
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
-        """One critic update on both pathways' WGAN-GP losses, then one update of
-        E_id, E_p and G on every generator-side loss of both pathways."""
-        cfg = self.config
+        """Path 1 (D, then G), then path 2 (D, then the complete-representation branch on
+        E_id or the transformation on E_id, E_p and G), as CR-GAN's ``train.py``."""
         images = batch.images * 2 - 1
         x_a, x_b = images[:, 0], images[:, 1]
-        b = x_a.shape[0]
-        z_id, z_p = self._prior(b)
+        z_id, z_p = self._prior(x_a.shape[0])
+        # Drawn from the global torch RNG, which the checkpoint carries: resume is exact.
+        complete = bool(torch.rand(()) < self.config["complete_representation_share"])
 
+        generated, logs = self._generation_step(x_a, z_id, z_p)
+        if complete:
+            logs |= self._complete_representation_step(x_a, generated, z_p)
+        else:
+            logs |= self._transformation_step(x_a, x_b, z_p)
+        # Every step logs the same columns; a term the branch does not compute is 0.
+        row = dict.fromkeys(self._log_columns(), 0.0)
+        row.update(logs, complete_representation=float(complete))
+        return row
+
+    def _log_columns(self) -> tuple[str, ...]:
+        critic = (
+            ("wasserstein", "gp") if self.config["gan_loss"] == "wgan-gp" else ("d_real", "d_fake")
+        )
+        per_path = [
+            f"{name}_{path}"
+            for path in ("generation", "transformation")
+            for name in ("critic", *critic, "adversarial")
+        ]
+        return (
+            "complete_representation",
+            *per_path,
+            "reconstruction",
+            "complete_reconstruction",
+            "latent_identity",
+            "latent_pose",
+        )
+
+    def _generation_step(
+        self, x_a: Tensor, z_id: Tensor, z_p: Tensor
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Path 1: D on x_a vs G(z_id, z_p), then G alone on the adversarial loss; returns
+        the generated images (detached) for the complete-representation branch."""
         with self.autocast():
-            # Transformation path: identity of x_a, pose of x_b; self-reconstruction of x_a.
-            identity = self.identity_encoder(x_a)
-            pose = self.pose_encoder(images.flatten(0, 1)).view(b, 2, -1)
-            decoded = self.generator(identity.repeat(2, 1), torch.cat([pose[:, 1], pose[:, 0]]))
-            transformed, reconstructed = decoded.split(b)
-            # Generation path: random identity and pose codes.
             generated = self.generator(z_id, z_p)
-            fakes = torch.cat([generated, transformed])  # [2B]
-            reals = torch.cat([x_a, x_b])  # the real image each fake is set against
-
-            critic_loss, critic_logs = self._critic_loss(reals, fakes.detach(), b)
+            critic_loss, critic_logs = self._critic_loss(x_a, generated.detach())
         self.optimize("critic", critic_loss)
-
-        self.critic.requires_grad_(False)
-        with self.autocast():
-            scores = self.critic(fakes)
-            adversarial = self._adversarial(scores[:b]) + self._adversarial(scores[b:])
-            latent_identity = (self.identity_encoder(generated) - z_id).abs().mean()
-            latent_pose = (self.pose_encoder(generated) - z_p).abs().mean()
-            reconstruction = channel_sum_l1(transformed, x_b)
-            self_reconstruction = channel_sum_l1(reconstructed, x_a)
-            generator_loss = (
-                cfg["adversarial_weight"] * adversarial
-                + cfg["latent_identity_weight"] * latent_identity
-                + cfg["latent_pose_weight"] * latent_pose
-                + cfg["reconstruction_weight"] * reconstruction
-                + cfg["self_reconstruction_weight"] * self_reconstruction
-            )
-        self.optimize("generator", generator_loss)
-        self.critic.requires_grad_(True)
-
-        return {
-            "critic": critic_loss.item(),
-            **critic_logs,
-            "adversarial": adversarial.item(),
-            "latent_identity": latent_identity.item(),
-            "latent_pose": latent_pose.item(),
-            "reconstruction": reconstruction.item(),
-            "self_reconstruction": self_reconstruction.item(),
+        with frozen(self.critic), self.autocast():
+            adversarial = self._adversarial(self.critic(generated))
+            loss = self.config["adversarial_weight"] * adversarial
+        self.optimize("generator", loss)
+        return generated.detach(), {
+            "critic_generation": critic_loss.item(),
+            **{f"{k}_generation": v for k, v in critic_logs.items()},
+            "adversarial_generation": adversarial.item(),
         }
 
-    def _critic_loss(self, reals: Tensor, fakes: Tensor, b: int) -> tuple[Tensor, dict]:
-        """Critic loss of both pathways; rows [:b] are the generation path, [b:] the
-        transformation path, each fake set against its own real image.
-
-        ``wgan-gp`` (CR-GAN): D(fake) - D(real) + lambda_gp * GP per pathway.
-        ``lsgan`` (MUNIT): (D(real) - 1)^2 + D(fake)^2 per pathway.
-        """
-        real_scores, fake_scores = self.critic(reals), self.critic(fakes)
-        paths = (slice(0, b), slice(b, None))
-        if self.config["gan_loss"] == "wgan-gp":
-            mix = torch.rand(len(reals), device=reals.device)  # GP interpolation weights
-            penalty = gradient_penalty(self.critic, reals, fakes, mix)
-            gap = sum(real_scores[p].mean() - fake_scores[p].mean() for p in paths)
-            gp = sum(penalty[p].mean() for p in paths)
-            loss = -gap + self.config["gradient_penalty_weight"] * gp
-            return loss, {"wasserstein": gap.item(), "gp": gp.item()}
-        if self.config["gan_loss"] == "lsgan":
-            loss = sum(
-                ((real_scores[p] - 1) ** 2).mean() + (fake_scores[p] ** 2).mean() for p in paths
+    def _complete_representation_step(
+        self, x_real: Tensor, generated: Tensor, z_p: Tensor
+    ) -> dict[str, float]:
+        """CR-GAN's ``reconstruct_fake`` branch: encode a generated image, decode it with
+        the pose code that made it (CR-GAN: the known view), L1 to it; D sets the result
+        against a real image; only E_id is updated (CR-GAN steps ``G_xvz_solver`` alone)."""
+        generated = generated.detach()
+        with frozen(self.generator), self.autocast():  # G's parameters take no gradient
+            rebuilt = self.generator(self.identity_encoder(generated), z_p)
+        with self.autocast():
+            critic_loss, critic_logs = self._critic_loss(x_real, rebuilt.detach())
+        self.optimize("critic", critic_loss)
+        with frozen(self.critic), self.autocast():
+            adversarial = self._adversarial(self.critic(rebuilt))
+            reconstruction = channel_sum_l1(rebuilt, generated)
+            loss = (
+                self.config["adversarial_weight"] * adversarial
+                + self.config["reconstruction_weight"] * reconstruction
             )
+        self.optimize("generator", loss)  # only E_id has gradients: Adam steps nothing else
+        return {
+            "critic_transformation": critic_loss.item(),
+            **{f"{k}_transformation": v for k, v in critic_logs.items()},
+            "adversarial_transformation": adversarial.item(),
+            "complete_reconstruction": reconstruction.item(),
+        }
+
+    def _transformation_step(self, x_a: Tensor, x_b: Tensor, z_p: Tensor) -> dict[str, float]:
+        """x^_b = G(E_id(x_a), E_p(x_b)) against x_b, plus MUNIT's latent reconstruction of
+        x_ab = G(E_id(x_a), z_p): the real identity code with a random pose code."""
+        cfg = self.config
+        with self.autocast():
+            identity = self.identity_encoder(x_a)
+            transformed = self.generator(identity, self.pose_encoder(x_b))
+            critic_loss, critic_logs = self._critic_loss(x_b, transformed.detach())
+        self.optimize("critic", critic_loss)
+        with frozen(self.critic), self.autocast():
+            adversarial = self._adversarial(self.critic(transformed))
+            reconstruction = channel_sum_l1(transformed, x_b)
+            latent_identity, latent_pose = self.latent_reconstruction(identity, z_p)
+            loss = (
+                cfg["adversarial_weight"] * adversarial
+                + cfg["reconstruction_weight"] * reconstruction
+                + cfg["latent_identity_weight"] * latent_identity
+                + cfg["latent_pose_weight"] * latent_pose
+            )
+        self.optimize("generator", loss)
+        return {
+            "critic_transformation": critic_loss.item(),
+            **{f"{k}_transformation": v for k, v in critic_logs.items()},
+            "adversarial_transformation": adversarial.item(),
+            "reconstruction": reconstruction.item(),
+            "latent_identity": latent_identity.item(),
+            "latent_pose": latent_pose.item(),
+        }
+
+    def latent_reconstruction(self, identity: Tensor, z_p: Tensor) -> tuple[Tensor, Tensor]:
+        """MUNIT's ``loss_gen_recon_c_a`` and ``loss_gen_recon_s_b``: decode the real
+        identity (content) code ``identity`` = E_id(x_a) with a random pose (style) code
+        ``z_p``, re-encode, mean L1 to each. As in MUNIT neither code is detached, so the
+        identity term also reaches E_id through its target."""
+        mixed = self.generator(identity, z_p)
+        latent_identity = (self.identity_encoder(mixed) - identity).abs().mean()
+        latent_pose = (self.pose_encoder(mixed) - z_p).abs().mean()
+        return latent_identity, latent_pose
+
+    def _critic_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Critic loss of one pathway.
+
+        ``wgan-gp`` (CR-GAN): D(fake) - D(real) + lambda_gp * GP.
+        ``lsgan`` (MUNIT): (D(real) - 1)^2 + D(fake)^2.
+        """
+        real_scores, fake_scores = self.critic(real), self.critic(fake)
+        if self.config["gan_loss"] == "wgan-gp":
+            mix = torch.rand(len(real), device=real.device)  # GP interpolation weights
+            penalty = gradient_penalty(self.critic, real, fake, mix).mean()
+            gap = real_scores.mean() - fake_scores.mean()
+            loss = -gap + self.config["gradient_penalty_weight"] * penalty
+            return loss, {"wasserstein": gap.item(), "gp": penalty.item()}
+        if self.config["gan_loss"] == "lsgan":
+            loss = ((real_scores - 1) ** 2).mean() + (fake_scores**2).mean()
             return loss, {"d_real": real_scores.mean().item(), "d_fake": fake_scores.mean().item()}
         raise ValueError(
             f"ipgan: gan_loss must be wgan-gp or lsgan, not {self.config['gan_loss']!r}"
         )
 
     def _adversarial(self, scores: Tensor) -> Tensor:
-        """Generator-side adversarial loss of one pathway's fakes: -D (WGAN) or (D - 1)^2."""
+        """Generator-side adversarial loss: -D (WGAN) or (D - 1)^2 (LSGAN)."""
         if self.config["gan_loss"] == "wgan-gp":
             return -scores.mean()
         return ((scores - 1) ** 2).mean()
