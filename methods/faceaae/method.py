@@ -52,6 +52,25 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@contextlib.contextmanager
+def running_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """BatchNorm layers of ``module`` keep their running statistics inside the block.
+
+    A train-mode forward still normalises by the batch's own statistics (the gradients
+    are those of a train-mode pass); momentum 0 makes the update
+    ``running = (1 - momentum) * running + momentum * batch`` leave them as they are.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    before = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, before, strict=True):
+            m.momentum = momentum
+
+
 class FaceAAE(Method):
     """Adversarial autoencoder z = E(x), x = G(z) plus f = Phi(z) = (f_p, f_id, f_e, f_s).
 
@@ -191,7 +210,11 @@ class FaceAAE(Method):
         order = torch.randperm(z.shape[0]).to(z.device)
         f_star = {k: v.detach() for k, v in f.items()}
         f_star[edited] = f_star[edited][order]
-        cycled = self.phi(self.encoder(self.generator(self.phi_inv(f_star))))
+        # E's running statistics come from real images only: the cycled syntheses pass
+        # through a train-mode E in the joint stage, and would otherwise make its
+        # test-time normalisation half synthetic.
+        with running_stats_frozen(self.encoder):
+            cycled = self.phi(self.encoder(self.generator(self.phi_inv(f_star))))
         cyc = (
             (
                 torch.cat([cycled[k] for k in ATTRIBUTES], 1)
