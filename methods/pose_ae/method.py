@@ -1,7 +1,10 @@
 """pose_ae: the harness's own baseline. Identity code from the source encoder, pose from the
-driver's angles, trained with L1 reconstruction of another frame of the same clip."""
+driver's angles, trained with L1 reconstruction of another image of the same group
+(``sampling_group``: a multi-view session by default)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -13,15 +16,21 @@ from .model import Decoder, Encoder
 
 
 class PoseAutoencoder(Method):
-    """x_b ~ D(E(x_a), pose_b) for two frames a, b of one clip; L1 loss in [-1, 1] space.
+    """x_b ~ D(E(x_a), pose_b) for two images a, b of one group; L1 loss in [-1, 1] space.
 
-    Pairs come from one clip (one video) so that background and light, which the
-    decoder cannot know from pose alone, are shared by source and target.
+    Pairs come from one multi-view session (``sampling_group: session``) so that
+    background and light, which the decoder cannot know from pose alone, are shared by
+    source and target while the pose changes across the whole yaw range (README).
     """
 
-    needs = frozenset({"clip", "pose_angles"})
+    needs = frozenset({"pose_angles"})
     provides = frozenset({"transfer", "identity_code"})
-    sampling = Sampling(group="clip", frames=2)
+    sampling = Sampling(group="session", frames=2)
+
+    @classmethod
+    def sampling_for(cls, config: dict[str, Any]) -> Sampling:
+        """Two images of one ``config["sampling_group"]`` (session, clip or identity)."""
+        return Sampling(group=config["sampling_group"], frames=2)
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
