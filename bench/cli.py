@@ -325,14 +325,19 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def cmd_sweep_figure(args: argparse.Namespace) -> None:
-    from bench.protocols.pose_sweep import load_npz, sweep_figure
+    """The pose-sweep grid, each row labelled with the yaw slope and r the pose oracle
+    (the score job's checkpoint) reads from its images against the drivers' yaws."""
+    from bench.evaluators.synth_oracle import load_pose_oracle
+    from bench.protocols.pose_sweep import load_npz, sweep_figure, sweep_following
 
     rows = {}
     for item in args.rows:
         method, _, path = item.partition("=")
         rows[method] = load_npz(Path(path))["generated"]
+    sweep = load_npz(Path(args.sweep))
+    following = sweep_following(sweep, rows, load_pose_oracle(Path(args.pose_oracle)))
     title = f"{args.dataset}: pose sweep of one test identity (source, left) driven by another"
-    sweep_figure(load_npz(Path(args.sweep)), rows, Path(args.out_stem), title)
+    sweep_figure(sweep, rows, Path(args.out_stem), title, following)
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
@@ -466,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--method", "--data", "--model", "--params", "--sweep", "--out"):
         p.add_argument(flag, required=True)
     p = stage("sweep-figure", cmd_sweep_figure, "the pose-sweep figure of every method")
-    for flag in ("--dataset", "--sweep", "--out-stem"):
+    for flag in ("--dataset", "--sweep", "--pose-oracle", "--out-stem"):
         p.add_argument(flag, required=True)
     p.add_argument("rows", nargs="+", metavar="METHOD=GENERATED_NPZ")
     p = stage("figures", cmd_figures, "bar charts and K-shot curves from metrics.json files")

@@ -3,11 +3,15 @@
 On SynthFaces the drivers are another test identity rendered at each yaw, and the
 ground-truth row is the source identity rendered at the same poses under the
 source's light and background, so every generated image has its exact target.
+Each row is labelled with how its yaw follows the drivers': the least-squares slope
+and Pearson r of the pose oracle's yaw of the row's images on the drivers' yaws
+(``bench.metrics.following``; 1 = the head turns with the driver, 0 = it does not).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +22,14 @@ from bench.data.dataset import FaceData, to_float_images, to_uint8_images
 from bench.data.index import read_index, read_meta
 from bench.errors import DataError
 from bench.methods.api import Driver, Method
+from bench.metrics.following import LineFit, fit_line, na_reason
 from bench.protocols.results import load_arrays, save_arrays
 
+log = logging.getLogger(__name__)
+
 YAWS = (-90, -60, -30, 0, 30, 60, 90)
+#: Inches of the label column left of the images (a row's name, its yaw slope and r).
+LABEL_WIDTH = 2.0
 
 
 def make_sweep(dataset_dir: Path, yaws: tuple[int, ...] = YAWS) -> dict[str, np.ndarray]:
@@ -96,36 +105,80 @@ def run_sweep(method: Method, sweep: dict[str, np.ndarray], data: FaceData) -> n
     return to_uint8_images(generated.float().cpu())
 
 
+def sweep_rows(sweep: dict[str, np.ndarray], rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The figure's rows in order: the drivers, the exact targets, then each method's images."""
+    return {"driver": sweep["drivers"], "ground truth": sweep["targets"], **rows}
+
+
+def sweep_following(
+    sweep: dict[str, np.ndarray], rows: dict[str, np.ndarray], oracle: Any
+) -> dict[str, LineFit | str]:
+    """Per row of the figure: the line of the oracle's yaw of its images on the drivers'
+    yaws (``LineFit``), or why there is none. The driver and ground-truth rows give what
+    the oracle reads from exact images: the best a method's row can score."""
+    yaws = sweep["poses"][:, 0].astype(np.float64)
+    fits: dict[str, LineFit | str] = {}
+    for name, images in sweep_rows(sweep, rows).items():
+        read = oracle.pose(to_float_images(images))[:, 0]
+        reason = na_reason(yaws, read)
+        fits[name] = reason if reason is not None else fit_line(yaws, read)
+        log.info("pose sweep, %s: %s", name, following_label(fits[name]))
+    return fits
+
+
+def following_label(fit: LineFit | str) -> str:
+    """``yaw slope 0.93, r 0.99`` (or ``yaw slope n/a: <reason>``) for a row label."""
+    if isinstance(fit, str):
+        return f"yaw slope n/a: {fit}"
+    return f"yaw slope {fit.slope:.2f}, r {fit.r:.2f}"
+
+
 def sweep_figure(
-    sweep: dict[str, np.ndarray], rows: dict[str, np.ndarray], out_stem: Path, title: str
+    sweep: dict[str, np.ndarray],
+    rows: dict[str, np.ndarray],
+    out_stem: Path,
+    title: str,
+    following: dict[str, LineFit | str] | None = None,
 ) -> list[Path]:
-    """Grid: the driver row, the ground-truth row, then one row per method (PNG and PDF)."""
+    """Grid: the driver row, the ground-truth row, then one row per method (PNG and PDF).
+
+    With ``following`` (``sweep_following``), each row's label carries its yaw slope and r.
+    The labels sit in a column of their own, so no name is clipped however long.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labelled = {"driver": sweep["drivers"], "ground truth": sweep["targets"], **rows}
+    labelled = sweep_rows(sweep, rows)
     yaws = sweep["yaws"]
+    height = 1.35 * len(labelled) + 0.4
     fig, axes = plt.subplots(
         len(labelled),
-        len(yaws) + 1,
-        figsize=(1.3 * (len(yaws) + 1), 1.35 * len(labelled)),
+        len(yaws) + 2,
+        figsize=(LABEL_WIDTH + 1.3 * (len(yaws) + 1), height),
         squeeze=False,
+        gridspec_kw={"width_ratios": [LABEL_WIDTH / 1.3] + [1] * (len(yaws) + 1)},
     )
     for r, (name, images) in enumerate(labelled.items()):
-        axes[r, 0].imshow(sweep["source"][0] if r > 0 else np.full_like(sweep["source"][0], 255))
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        axes[r, 0].set_axis_off()
+        place = {"ha": "right", "fontsize": 8, "transform": axes[r, 0].transAxes}
+        if following is None:
+            axes[r, 0].text(1.0, 0.5, name, va="center", fontweight="bold", **place)
+        else:
+            axes[r, 0].text(1.0, 0.53, name, va="bottom", fontweight="bold", **place)
+            axes[r, 0].text(1.0, 0.47, following_label(following[name]), va="top", **place)
+        axes[r, 1].imshow(sweep["source"][0] if r > 0 else np.full_like(sweep["source"][0], 255))
         for c, image in enumerate(images):
-            axes[r, c + 1].imshow(image)
+            axes[r, c + 2].imshow(image)
             if r == 0:
-                axes[r, c + 1].set_title(f"yaw {yaws[c]:+d}°", fontsize=8)
-    axes[0, 0].set_title("source", fontsize=8)
-    for axis in axes.flat:
+                axes[r, c + 2].set_title(f"yaw {yaws[c]:+d}°", fontsize=8)
+    axes[0, 1].set_title("source", fontsize=8)
+    for axis in axes[:, 1:].flat:
         axis.set_xticks([])
         axis.set_yticks([])
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.3 / height))  # room for the suptitle
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, metadata in (

@@ -43,6 +43,8 @@ rule sweep:
 rule sweep_figure:
     input:
         sweep=rules.sweep_drivers.output,
+        # labels each row with the yaw slope and r this oracle reads (as the score job does)
+        pose_oracle="results/evaluators/{dataset}/synth-oracle-pose.pt",
         rows=lambda w: [
             f"results/runs/{w.dataset}/{m}/seed{trained_seeds(config, m)[0]}/pose_sweep.npz"
             for m in transfer_methods()
@@ -62,6 +64,7 @@ rule sweep_figure:
         "results/logs/figures/{dataset}_pose_sweep.log",
     shell:
         "{PY} -m bench sweep-figure --dataset {wildcards.dataset} --sweep {input.sweep} "
+        "--pose-oracle {input.pose_oracle} "
         "--out-stem results/figures/{wildcards.dataset}_pose_sweep --log {log} {params.rows}"
 
 
