@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from bench.errors import CheckpointError, ConfigError
 
-BACKBONES = ("vgg19", "synth-oracle")
+BACKBONES = ("vgg19", "synth-oracle", "synth-geometry")
 SPEC_KEYS = frozenset({"backbone", "weights_path", "layer_weights"})
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -47,6 +47,7 @@ VGG19_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 #: Layers per stage of the oracle's ConvTrunk: conv-BN-ReLU-conv-BN-ReLU.
 ORACLE_LAYERS_PER_STAGE = 6
 ORACLE_CHECKPOINT_METHOD = "synth-oracle-identity"
+GEOMETRY_CHECKPOINT_METHOD = "synth-geometry"
 
 
 class PerceptualWeightsMissing(ConfigError):
@@ -102,6 +103,15 @@ class PerceptualLoss(nn.Module):
             out.append(h)
         return out
 
+    def distances(self, x: Tensor, y: Tensor) -> Tensor:
+        """Per-pair ``sum_l w_l * mean|phi_l(x_i) - phi_l(y_i)|``, ``[B]`` (forward's terms)."""
+        return sum(
+            w * (fx - fy).abs().flatten(1).mean(1)
+            for w, fx, fy in zip(
+                self.layer_weights, self.features(x), self.features(y), strict=True
+            )
+        )
+
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         features_y = self.features(y)
         if not y.requires_grad:
@@ -128,6 +138,8 @@ def build_perceptual(spec: dict[str, Any]) -> PerceptualLoss:
     weights_path = spec.get("weights_path")
     if backbone == "vgg19":
         slices, defaults, preprocess, source = _vgg19(weights_path)
+    elif backbone == "synth-geometry":
+        slices, defaults, preprocess, source = _synth_geometry(weights_path)
     else:
         slices, defaults, preprocess, source = _synth_oracle(weights_path)
     layer_weights = spec.get("layer_weights")
@@ -158,7 +170,7 @@ def _vgg19(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, 
             f"perceptual backbone 'vgg19': no weights at {path}. Set the method config's "
             f"perceptual.weights_path to a torchvision VGG19 state_dict, or place "
             f"{VGG19_URL} at {vgg19_cache_path()} (weights are never downloaded); "
-            f"or use perceptual.backbone: synth-oracle"
+            f"or use perceptual.backbone: synth-geometry"
         )
     state = _load_weights(path)
     features = _vgg19_features()
@@ -192,6 +204,33 @@ def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Cal
     settings = state["settings"]
     trunk = ConvTrunk(state["resolution"], settings["width"], settings["embedding_dim"])
     trunk.load_state_dict(state["net"])
+    return *_trunk_stages(trunk), _to_signed, str(path)
+
+
+def _synth_geometry(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
+    from bench.evaluators.synth_geometry import OUTPUT_DIM
+    from bench.evaluators.synth_oracle import ConvTrunk
+
+    if not weights_path or not Path(weights_path).is_file():
+        raise PerceptualWeightsMissing(
+            f"perceptual backbone 'synth-geometry': no weights at {weights_path!r}. Set the "
+            f"method config's perceptual.weights_path to a synth-geometry checkpoint; the DAG "
+            f"trains results/evaluators/<dataset>/synth-geometry.pt and sets it (config key "
+            f"evaluators.synth_geometry; python -m bench.evaluators.synth_geometry)"
+        )
+    path = Path(weights_path)
+    state = _load_weights(path)
+    if state.get("method") != GEOMETRY_CHECKPOINT_METHOD:
+        raise CheckpointError(
+            f"{path}: not a {GEOMETRY_CHECKPOINT_METHOD} checkpoint (found {state.get('method')!r})"
+        )
+    trunk = ConvTrunk(state["resolution"], state["settings"]["width"], OUTPUT_DIM)
+    trunk.load_state_dict(state["net"])
+    return *_trunk_stages(trunk), _to_signed, str(path)
+
+
+def _trunk_stages(trunk: nn.Module) -> tuple[list[nn.Module], tuple[float, ...]]:
+    """A ConvTrunk's stride-2 stages as slices, with weight 1 at the deepest, halving upwards."""
     layers = list(trunk.features)
     for module in layers:
         if isinstance(module, nn.ReLU):
@@ -200,7 +239,7 @@ def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Cal
     slices = [nn.Sequential(*layers[i : i + step]) for i in range(0, len(layers), step)]
     # Deepest stage weight 1, halving towards the input, as VGG19's 1/32 .. 1.
     defaults = tuple(2.0 ** (i - len(slices) + 1) for i in range(len(slices)))
-    return slices, defaults, _to_signed, str(path)
+    return slices, defaults
 
 
 def _load_weights(path: Path) -> dict[str, Any]:
@@ -228,6 +267,7 @@ def save_random_weights(backbone: str, path: Path, resolution: int, seed: int = 
 
     ``vgg19``: torchvision's state_dict layout (``features.*`` keys). ``synth-oracle``: an
     identity-oracle checkpoint for ``resolution`` with the oracle's default width.
+    ``synth-geometry``: a geometry-regressor checkpoint with its default width.
     """
     from bench.evaluators.synth_oracle import ConvTrunk
     from bench.train import CHECKPOINT_FORMAT, atomic_torch_save
@@ -246,6 +286,20 @@ def save_random_weights(backbone: str, path: Path, resolution: int, seed: int = 
                 "format": CHECKPOINT_FORMAT,
                 "method": ORACLE_CHECKPOINT_METHOD,
                 "settings": settings,
+                "resolution": resolution,
+                "net": trunk.state_dict(),
+                "quality": "{}",
+            }
+        elif backbone == "synth-geometry":
+            from bench.evaluators.synth_geometry import DEFAULTS, OUTPUT_DIM
+
+            settings = {**DEFAULTS, "seed": seed}
+            trunk = ConvTrunk(resolution, settings["width"], OUTPUT_DIM)
+            state = {
+                "format": CHECKPOINT_FORMAT,
+                "method": GEOMETRY_CHECKPOINT_METHOD,
+                "settings": settings,
+                "render": {"resolution": resolution},
                 "resolution": resolution,
                 "net": trunk.state_dict(),
                 "quality": "{}",

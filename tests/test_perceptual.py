@@ -29,9 +29,16 @@ def _images(seed: int, n: int = 2, size: int = 32) -> torch.Tensor:
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.fixture(params=["vgg19", "synth-oracle"])
-def loss(request, vgg19_weights, oracle_weights):
-    path = vgg19_weights if request.param == "vgg19" else oracle_weights
+@pytest.fixture(scope="module")
+def geometry_weights(tmp_path_factory):
+    return save_random_weights("synth-geometry", tmp_path_factory.mktemp("geometry") / "g.pt", 32)
+
+
+@pytest.fixture(params=["vgg19", "synth-oracle", "synth-geometry"])
+def loss(request, vgg19_weights, oracle_weights, geometry_weights):
+    path = {"vgg19": vgg19_weights, "synth-oracle": oracle_weights}.get(
+        request.param, geometry_weights
+    )
     return build_perceptual(
         {"backbone": request.param, "weights_path": str(path), "layer_weights": None}
     )
@@ -105,6 +112,22 @@ def test_missing_oracle_weights_name_the_config_key():
         build_perceptual({"backbone": "synth-oracle", "weights_path": None})
 
 
+def test_missing_geometry_weights_name_the_path_and_config_key(tmp_path):
+    with pytest.raises(PerceptualWeightsMissing, match="evaluators.synth_geometry"):
+        build_perceptual({"backbone": "synth-geometry", "weights_path": None})
+    with pytest.raises(PerceptualWeightsMissing, match="nowhere.pt"):
+        build_perceptual(
+            {"backbone": "synth-geometry", "weights_path": str(tmp_path / "nowhere.pt")}
+        )
+
+
+def test_per_pair_distances_average_to_the_loss(loss):
+    x, y = _images(0, n=4), _images(1, n=4)
+    distances = loss.distances(x, y)
+    assert distances.shape == (4,) and bool((distances > 0).all())
+    assert torch.allclose(distances.mean(), loss(x, y), rtol=1e-5)
+
+
 def test_bad_specs_and_foreign_files_are_errors(tmp_path, oracle_weights, vgg19_weights):
     with pytest.raises(ConfigError, match="not one of"):
         build_perceptual({"backbone": "vggface"})
@@ -114,6 +137,8 @@ def test_bad_specs_and_foreign_files_are_errors(tmp_path, oracle_weights, vgg19_
         build_perceptual({"backbone": "vgg19", "weights_path": str(oracle_weights)})
     with pytest.raises(CheckpointError, match="synth-oracle-identity"):
         build_perceptual({"backbone": "synth-oracle", "weights_path": str(vgg19_weights)})
+    with pytest.raises(CheckpointError, match="not a synth-geometry checkpoint"):
+        build_perceptual({"backbone": "synth-geometry", "weights_path": str(oracle_weights)})
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupt.pt"):

@@ -1,14 +1,21 @@
 from bench.methods.registry import get_method  # noqa: E402
 
 
+#: Weights the DAG trains for each perceptual backbone (bench/perceptual.py); vgg19 has none.
+PERCEPTUAL_WEIGHTS = {
+    "synth-geometry": "results/evaluators/{dataset}/synth-geometry.pt",
+    "synth-oracle": "results/evaluators/{dataset}/synth-oracle-perceptual.pt",
+}
+
+
 def perceptual_oracle(w):
-    """The perceptual-loss backbone a method trains with, when it is the DAG-trained oracle."""
+    """The perceptual-loss backbone's weights a method trains with, when the DAG trains them."""
     spec = get_method(w.method)
     section = spec.resolved_config(
         config["scale"], config["method_overrides"].get(w.method, {})
     ).get("perceptual")
-    if section and section.get("backbone") == "synth-oracle" and not section.get("weights_path"):
-        return [f"results/evaluators/{w.dataset}/synth-oracle-perceptual.pt"]
+    if section and section.get("backbone") in PERCEPTUAL_WEIGHTS and not section.get("weights_path"):
+        return [PERCEPTUAL_WEIGHTS[section["backbone"]].format(dataset=w.dataset)]
     return []
 
 
