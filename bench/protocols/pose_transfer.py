@@ -47,34 +47,45 @@ def make_tuples(
     background and light). ``sources="clip"`` draws the other K_max - 1 sources from
     that clip too, as the K-shot papers test (CainGAN and FSHM: K frames of one test
     video); ``"identity"`` draws them from any other images of A (other clips,
-    other scenes). Datasets without videos (LFW, CelebA) have one clip per person, so
-    both are the same there.
+    other scenes); ``"session"`` takes the first source, the self driver and the other
+    sources from one multi-view session (Multi-PIE) instead of a video clip. Images of
+    multi-view sessions (index column ``session >= 0``) are never video clips. Datasets
+    without videos (LFW, CelebA) have one clip per person, so clip and identity are the
+    same there. Cross drivers are any image of another test identity.
     """
-    if sources not in ("clip", "identity"):
-        raise DataError(f"protocols.pose_transfer.sources: {sources!r} is not 'clip' or 'identity'")
+    if sources not in ("clip", "identity", "session"):
+        raise DataError(
+            f"protocols.pose_transfer.sources: {sources!r} is not 'clip', 'identity' or 'session'"
+        )
     rng = np.random.default_rng(seed)
     groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
-    clip_size = k_max + 1 if sources == "clip" else 2
+    in_sessions = test_index["session"] >= 0
+    recordings = test_index[in_sessions if sources == "session" else ~in_sessions]
+    recordings_of = {i: g for i, g in recordings.groupby("identity", sort=True)}
+    clip_size = 2 if sources == "identity" else k_max + 1
     eligible = [
         i
         for i, g in groups.items()
-        if len(g) >= k_max + 1 and (g.groupby("clip").size() >= clip_size).any()
+        if len(g) >= k_max + 1
+        and i in recordings_of
+        and (recordings_of[i].groupby("clip").size() >= clip_size).any()
     ]
     if len(eligible) < 2:
+        kind = "multi-view session" if sources == "session" else "video clip"
         raise DataError(
             f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
-            f"(K={k_max} sources + a driver) and a clip of {clip_size} images "
+            f"(K={k_max} sources + a driver) and a {kind} of {clip_size} images "
             f"(protocols.pose_transfer.sources: {sources}); found {len(eligible)}"
         )
     rows = []
     for number in range(n_tuples):
         a = eligible[rng.integers(len(eligible))]
-        images = groups[a]
-        clip_sizes = images.groupby("clip").size()
+        images, recorded = groups[a], recordings_of[a]
+        clip_sizes = recorded.groupby("clip").size()
         clip = rng.choice(clip_sizes.index[clip_sizes >= clip_size].to_numpy())
-        in_clip = images["clip"] == clip
-        first, driver = rng.choice(images.loc[in_clip, "path"].to_numpy(), 2, replace=False)
-        pool = images[in_clip] if sources == "clip" else images
+        in_clip = recorded["clip"] == clip
+        first, driver = rng.choice(recorded.loc[in_clip, "path"].to_numpy(), 2, replace=False)
+        pool = images if sources == "identity" else recorded[in_clip]
         rest = pool.loc[~pool["path"].isin([first, driver]), "path"].to_numpy()
         sources_of_a = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
         others = [i for i in groups if i != a]
