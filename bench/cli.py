@@ -79,9 +79,28 @@ def cmd_methods(args: argparse.Namespace) -> None:
 
 
 def cmd_validate_config(args: argparse.Namespace) -> None:
-    from bench.config import load_config
+    """Layer config files as Snakemake's ``configfiles`` do (later keys win, mappings merge),
+    validate the result and check each method's training sampling and protocol 1's K
+    against every dataset (what the DAG build checks)."""
+    import yaml
 
-    config = load_config(Path(args.configfile))
+    from bench.config import _deep_update, load_config
+    from bench.methods.requirements import check_requirements
+
+    files = [Path(f) for f in args.configfile]
+    if args.profile:
+        profile = yaml.safe_load((Path(args.profile) / "config.yaml").read_text()) or {}
+        files = [Path(f) for f in profile.get("configfiles", [])] + files
+    if not files:
+        raise BenchError("validate-config: give config files, a --profile, or both")
+    layered: dict[str, Any] = {}
+    for file in files[1:]:
+        try:
+            _deep_update(layered, yaml.safe_load(file.read_text()) or {})
+        except (OSError, yaml.YAMLError) as error:
+            raise BenchError(f"{file}: cannot read it as YAML: {error}") from error
+    config = load_config(files[0], layered)
+    check_requirements(config, " + ".join(map(str, files)))
     print(json.dumps(config, indent=2))
 
 
@@ -391,9 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     stage("methods", cmd_methods, "list the discovered methods with their needs and provides")
     p = stage(
-        "validate-config", cmd_validate_config, "validate a config file and print it with defaults"
+        "validate-config",
+        cmd_validate_config,
+        "validate config files (layered in order) and print the result with defaults",
     )
-    p.add_argument("configfile")
+    p.add_argument("configfile", nargs="*", help="config files, later ones override earlier")
+    p.add_argument("--profile", help="a workflow profile folder: its configfiles come first")
     p = stage("prepare", cmd_prepare, "prepare a dataset into results/data/<dataset>/")
     p.add_argument("dataset")
     p.add_argument("--out", default="results/data/synthfaces")

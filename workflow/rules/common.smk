@@ -6,8 +6,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from bench.config import trained_seeds, validate_config  # noqa: E402
+from bench.methods.requirements import check_requirements  # noqa: E402
 
-_validated = validate_config(dict(config), "config (config/config.yaml + profile + --config)")
+_CONFIG_SOURCE = "config (config/config.yaml + profile + --config)"
+_validated = validate_config(dict(config), _CONFIG_SOURCE)
+# Every method's training grouping and group size, and protocol 1's K, against each
+# dataset's settings: a mismatch stops here, before any job, naming method and dataset.
+check_requirements(_validated, _CONFIG_SOURCE)
 config.clear()
 config.update(_validated)
 
