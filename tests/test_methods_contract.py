@@ -2,12 +2,16 @@
 
 Parametrized over discovery, so a new folder under methods/ is tested without touching
 this file: it trains a few steps with finite losses, a killed run resumes to the same
-weights, and every capability it provides returns what the protocols expect.
+weights, and every capability it provides returns what the protocols expect. Batches and
+drivers are strict: reading a field that ``FaceBatch`` or ``Driver`` does not declare raises
+:class:`UndeclaredField`, even through ``getattr(x, name, default)`` or ``hasattr``, so a
+method cannot silently depend on data the contract does not give it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,8 @@ import pytest
 import torch
 from conftest import make_face_data
 
+from bench.data.dataset import FaceData
+from bench.methods.api import Driver, FaceBatch
 from bench.methods.registry import discover
 from bench.perceptual import save_random_weights
 from bench.protocols.pose_transfer import make_driver
@@ -29,9 +35,56 @@ class Killed(Exception):
     """Raised by a hook to simulate a job killed mid-training."""
 
 
+class UndeclaredField(AssertionError):
+    """A method read a field its batch or driver does not have. Not an AttributeError, so
+    that ``getattr(driver, "x", None)`` and ``hasattr`` fail instead of hiding the read."""
+
+
+class _Strict:
+    def __getattr__(self, name: str):  # noqa: ANN204 (only called for missing attributes)
+        if name.startswith("__"):  # copy, pickle and friends probe dunders: keep them standard
+            raise AttributeError(name)
+        declared = [f.name for f in fields(self)]
+        raise UndeclaredField(
+            f"{type(self).__name__} has no field {name!r} (declared: {declared}); "
+            "bench.methods.api defines what the harness gives a method"
+        )
+
+
+class StrictDriver(_Strict, Driver):
+    """A Driver that refuses reads of undeclared fields."""
+
+
+class StrictFaceBatch(_Strict, FaceBatch):
+    """A FaceBatch that refuses reads of undeclared fields (``to`` keeps the class)."""
+
+
+def strict(value: Driver | FaceBatch) -> Driver | FaceBatch:
+    cls = StrictDriver if isinstance(value, Driver) else StrictFaceBatch
+    return cls(**{f.name: getattr(value, f.name) for f in fields(value)})
+
+
+class StrictFaceData(FaceData):
+    """The toy data, handing out strict batches (training, previews and drivers)."""
+
+    def batch(self, rows: np.ndarray, needs: frozenset[str]) -> FaceBatch:
+        return strict(super().batch(rows, needs))
+
+
 @pytest.fixture(scope="module")
 def data():
-    return make_face_data(n_identities=6, per_identity=8, resolution=RESOLUTION)
+    toy = make_face_data(n_identities=6, per_identity=8, resolution=RESOLUTION)
+    return StrictFaceData(**{f.name: getattr(toy, f.name) for f in fields(toy)})
+
+
+def test_strict_driver_refuses_undeclared_fields_even_with_a_default(data) -> None:
+    driver = strict(make_driver(data, np.arange(2), frozenset({"landmarks"}), None))
+    assert driver.landmark_image is not None and driver.pose is None
+    with pytest.raises(UndeclaredField, match="source_landmark_images"):
+        getattr(driver, "source_landmark_images", None)
+    with pytest.raises(UndeclaredField):
+        hasattr(data.batch(np.zeros((1, 1), int), frozenset()), "visible")
+    assert type(driver.to("cpu")) is StrictDriver
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +165,7 @@ def test_every_provided_capability_returns_the_contracted_shapes(name, data, tra
     b, shape = 3, (3, RESOLUTION, RESOLUTION)
     with torch.inference_mode():
         if "transfer" in method.provides:
-            driver = make_driver(data, np.arange(3, 6), method.needs, None)
+            driver = strict(make_driver(data, np.arange(3, 6), method.needs, None))
             for k in (1, 2):
                 sources = images[:k].unsqueeze(0).expand(b, -1, -1, -1, -1)
                 out = method.transfer(sources, driver)

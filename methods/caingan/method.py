@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,6 +36,11 @@ from .model import (
     MultiscaleDiscriminator,
     TargetedEmbedder,
     combine,
+    draw_base_seed,
+    draw_landmark_images,
+    landmark_regression_loss,
+    seeded,
+    stable_seed,
 )
 
 log = logging.getLogger(__name__)
@@ -86,20 +90,33 @@ class CainGAN(Method):
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
+        # Each sub-network is built on a stream named by (one draw of the harness's seeded
+        # stream, its name), so caingan and its ablations share the initial weights of every
+        # sub-network whose shapes agree (all but w/o T's first embedder block).
+        base = draw_base_seed()
         self.embedder = TargetedEmbedder(
-            config["embed_width"], config["embed_dim"], config["targeted"], config["init_std"]
-        )
-        self.generator = CainGenerator(
-            config["gen_width"],
-            config["spade_width"],
+            config["embed_width"],
             config["embed_dim"],
-            config["same_blocks"],
-            config["spade_hidden"],
+            config["targeted"],
+            config["init_std"],
+            seed=stable_seed(base, "embedder"),
         )
+        with seeded(base, "generator"):
+            self.generator = CainGenerator(
+                config["gen_width"],
+                config["spade_width"],
+                config["embed_dim"],
+                config["same_blocks"],
+                config["spade_hidden"],
+                config["down_samplings"],
+            )
         disc = (config["disc_width"], config["disc_layers"], config["disc_scales"])
-        self.identity_discriminator = MultiscaleDiscriminator(6, *disc)  # D_I(x, x_i1)
-        self.pose_discriminator = MultiscaleDiscriminator(6, *disc)  # D_P(x, L(x))
-        self.landmark_regressor = LandmarkRegressor(info.resolution, config["landmark_width"])
+        with seeded(base, "identity_discriminator"):
+            self.identity_discriminator = MultiscaleDiscriminator(6, *disc)  # D_I(x, x_i1)
+        with seeded(base, "pose_discriminator"):
+            self.pose_discriminator = MultiscaleDiscriminator(6, *disc)  # D_P(x, L(x))
+        with seeded(base, "landmark_regressor"):
+            self.landmark_regressor = LandmarkRegressor(info.resolution, config["landmark_width"])
         # The last E+G losses, logged on D-only steps; a buffer so that a resumed run logs
         # exactly what an uninterrupted one does.
         self.register_buffer("last_generator_losses", torch.zeros(len(GENERATOR_LOSSES)))
@@ -235,8 +252,7 @@ class CainGAN(Method):
     def _landmark_step(self, images: Tensor, landmarks: Tensor) -> float:
         """Fit the landmark regressor (the stand-in for the paper's face-alignment network)."""
         with self.autocast():
-            predicted = self.landmark_regressor(images.flatten(0, 1))
-            loss = F.smooth_l1_loss(predicted, landmarks.flatten(0, 1), beta=1.0)
+            loss = landmark_regression_loss(self.landmark_regressor, images, landmarks)
         self.optimize("landmarks", loss)
         return loss.item()
 
@@ -255,18 +271,8 @@ class CainGAN(Method):
     # -- capabilities ---------------------------------------------------------------------
     def draw_landmarks(self, images: Tensor) -> Tensor:
         """L(x) for images ``[..., 3, H, W]``: regressed landmarks drawn in the harness's style."""
-        from bench.data.synthfaces import landmark_image
-
-        flat = images.flatten(0, -4)
-        points = self.landmark_regressor(flat).detach().float().cpu().numpy()
-        drawn = np.stack([landmark_image(p, self.info.resolution) for p in points])
-        out = torch.from_numpy(drawn).to(images.device).permute(0, 3, 1, 2).float() / 255
-        return out.view(images.shape)
-
-    def source_landmarks(self, sources: Tensor, driver: Driver) -> Tensor:
-        """L(x_i) of the sources: the harness's when it passes them, else drawn by the regressor."""
-        given = getattr(driver, "source_landmark_images", None)
-        return given if given is not None else self.draw_landmarks(sources)
+        points = self.landmark_regressor(images.flatten(0, -4))
+        return draw_landmark_images(points, self.info.resolution).view(images.shape)
 
     def transfer(self, sources: Tensor, driver: Driver) -> Tensor:
         """x_hat = G(L(driver), Psi(E(x_i, L(x_i), L(driver)))) for the K sources."""
@@ -278,7 +284,9 @@ class CainGAN(Method):
     ) -> dict[int, Tensor]:
         """:meth:`transfer` from the first k sources, for every k: e_i, r_i of each source
         and G's layout of L(driver) do not depend on k, so they are computed once."""
-        landmarks = self.source_landmarks(sources, driver)
+        # The contract's Driver carries no source landmark images (README, "Source landmark
+        # images"): L(x_i) is always drawn from the regressor at test time.
+        landmarks = self.draw_landmarks(sources)
         target = driver.landmark_image
         e, r = self.embedder(sources, landmarks, target)
         layout = self.generator.layout(target)

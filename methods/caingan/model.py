@@ -2,22 +2,30 @@
 
 - :class:`TargetedEmbedder`: (x_i, L(x_i), L(x_t)) -> spatial embedding e_i and
   responsibility r_i; :func:`combine` is Eq. (1) (or the plain mean, Eq. (7)).
-- :class:`CainGenerator`: x_t_hat = G(L(x_t), e): 4 down-sampling residual blocks with
-  instance norm, same-resolution residual blocks, then SPADE residual blocks (spectral
-  norm) modulated by e, one per up-sampling step.
+- :class:`CainGenerator`: x_t_hat = G(L(x_t), e): ``down_samplings`` down-sampling residual
+  blocks with instance norm (paper: 4, 224 -> 14 px), same-resolution residual blocks, then
+  SPADE residual blocks (spectral norm) modulated by e, one per up-sampling step.
 - :class:`MultiscaleDiscriminator`: pix2pixHD's multi-scale PatchGAN returning every
   layer's activations (for feature matching, Eq. (6)); D_I and D_P are two instances.
 - :class:`LandmarkRegressor`: 68 landmark coordinates from an image, the stand-in for the
   pretrained face-alignment network the paper uses to draw L(x_i) of the source frames
-  (used only when the harness gives no source landmark images; see README).
+  (the harness gives no source landmark images at test time; see README);
+  :func:`draw_landmark_images` draws its points with the harness's own sketch code. fshm and
+  pix2pixhd_kshot use both for the same purpose.
+- :func:`seeded`: builds a sub-network from a random stream named by (base seed, name), so
+  that the ablations start from the full model's weights wherever the shapes agree.
 
 Convolutions initialised N(0, 0.02) where the authors' code does so (the embedder).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+from collections.abc import Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,6 +35,30 @@ from torch.nn.utils.parametrizations import spectral_norm
 RESIDUAL_SCALE = 0.1
 #: Added to the sigmoid responsibilities so that Eq. (1) never divides by zero (code).
 RESPONSIBILITY_FLOOR = 0.01
+
+
+def stable_seed(base: int, name: str) -> int:
+    """A seed for sub-network ``name`` from ``base``: sha256, so no Python hash randomisation."""
+    digest = hashlib.sha256(f"{int(base)}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def draw_base_seed() -> int:
+    """One draw from the global torch stream (set by the harness's seed) to name streams by."""
+    return int(torch.randint(0, 2**62, (1,)))
+
+
+@contextlib.contextmanager
+def seeded(base: int, name: str) -> Iterator[None]:
+    """Run the body (a sub-network's construction) on torch's CPU stream seeded by
+    ``stable_seed(base, name)``; the global stream is restored afterwards.
+
+    Parameters then depend on the sub-network's name and shape only, not on what was built
+    before it: CainGAN w/o T's 6-channel embedder input no longer shifts every later
+    initialisation (issue 19)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stable_seed(base, name))
+        yield
 
 
 class StableResBlock(nn.Module):
@@ -111,26 +143,38 @@ class TargetedEmbedder(nn.Module):
     Trunk: RB(in -> w), RBD(-> 2w), RBD(-> 4w), RB(-> embed_dim), 4 x RB; then two
     separate 2-block heads: e_i, and r_i = sigmoid(.) + 0.01 (Sec. 3.3, Fig. 2b). With
     ``targeted=False`` (ablation w/o T) the input is only the source and its landmarks.
+    Each block is built and initialised on its own stream (:func:`seeded`, named
+    ``trunk.<i>``, ``embedding_head.<i>``, ``responsibility_head.<i>``), so that w/o T
+    shares every block but the first with the targeted embedder.
     """
 
-    def __init__(self, width: int, embed_dim: int, targeted: bool, init_std: float) -> None:
+    def __init__(
+        self, width: int, embed_dim: int, targeted: bool, init_std: float, seed: int
+    ) -> None:
         super().__init__()
         self.targeted = targeted
         c_in = 9 if targeted else 6
-        self.trunk = nn.Sequential(
-            StableResBlock(c_in, width),
-            ResBlockDown(width, 2 * width),
-            ResBlockDown(2 * width, 4 * width),
-            StableResBlock(4 * width, embed_dim),
-            *(StableResBlock(embed_dim, embed_dim) for _ in range(4)),
+
+        def blocks(name: str, *makers) -> nn.Sequential:  # noqa: ANN002 (block factories)
+            out = []
+            for i, make in enumerate(makers):
+                with seeded(seed, f"{name}.{i}"):
+                    block = make()
+                    init_normal(block, init_std)
+                out.append(block)
+            return nn.Sequential(*out)
+
+        same = [lambda: StableResBlock(embed_dim, embed_dim)]
+        self.trunk = blocks(
+            "trunk",
+            lambda: StableResBlock(c_in, width),
+            lambda: ResBlockDown(width, 2 * width),
+            lambda: ResBlockDown(2 * width, 4 * width),
+            lambda: StableResBlock(4 * width, embed_dim),
+            *same * 4,
         )
-        self.embedding_head = nn.Sequential(
-            *(StableResBlock(embed_dim, embed_dim) for _ in range(2))
-        )
-        self.responsibility_head = nn.Sequential(
-            *(StableResBlock(embed_dim, embed_dim) for _ in range(2))
-        )
-        init_normal(self, init_std)
+        self.embedding_head = blocks("embedding_head", *same * 2)
+        self.responsibility_head = blocks("responsibility_head", *same * 2)
 
     def forward(
         self, sources: Tensor, source_landmarks: Tensor, target_landmarks: Tensor
@@ -159,17 +203,29 @@ def combine(e: Tensor, r: Tensor, fusion: str) -> Tensor:
 
 
 class CainGenerator(nn.Module):
-    """G(L(x_t), e): RBD+IN x4 (first with 9x9 convs), RB blocks, SPADE-ResBlock + 4 x [up, SPADE-ResBlock].
+    """G(L(x_t), e): n x RBD+IN (first with 9x9 convs), RB blocks, SPADE-ResBlock + n x [up, SPADE-ResBlock].
 
-    Widths: w, 2w, 4w, 8w down; ``spade_width`` then halving on each up-sampling (paper:
-    64 -> 512; 384, 192, 96, 48, 24). Output: conv3x3 -> 3, sigmoid: images in [0, 1].
+    n = ``down_samplings`` (paper 4: 224 -> 14 px). Widths: w, 2w, 4w, 8w ... down;
+    ``spade_width`` then halving on each up-sampling (paper: 64 -> 512; 384, 192, 96, 48,
+    24). Output: conv3x3 -> 3, sigmoid: images in [0, 1].
     """
 
     def __init__(
-        self, width: int, spade_width: int, embed_dim: int, same_blocks: int, spade_hidden: int
+        self,
+        width: int,
+        spade_width: int,
+        embed_dim: int,
+        same_blocks: int,
+        spade_hidden: int,
+        down_samplings: int = 4,
     ) -> None:
         super().__init__()
-        widths = [width, 2 * width, 4 * width, 8 * width]
+        if down_samplings < 1 or spade_width % 2**down_samplings:
+            raise ValueError(
+                f"caingan: down_samplings must be >= 1 and spade_width ({spade_width}) "
+                f"divisible by 2**down_samplings, got {down_samplings}"
+            )
+        widths = [width * 2**i for i in range(down_samplings)]
         downs, norms, c = [], [], 3
         for i, w in enumerate(widths):
             downs.append(ResBlockDown(c, w, kernel=9 if i == 0 else 3))
@@ -179,7 +235,7 @@ class CainGenerator(nn.Module):
         self.same = nn.Sequential(*(StableResBlock(c, c) for _ in range(same_blocks)))
         spade = [SPADEResBlock(c, spade_width, embed_dim, spade_hidden)]
         c = spade_width
-        for _ in range(4):
+        for _ in range(down_samplings):
             spade.append(SPADEResBlock(c, c // 2, embed_dim, spade_hidden))
             c //= 2
         self.spade = nn.ModuleList(spade)
@@ -248,7 +304,12 @@ class MultiscaleDiscriminator(nn.Module):
 
 
 class LandmarkRegressor(nn.Module):
-    """Image [0, 1] -> 68 landmark (x, y) in pixels; a small conv net (see module docstring)."""
+    """Image [0, 1] -> 68 landmark (x, y) in pixels; a small conv net (see module docstring).
+
+    Trained by regression on the harness's 68 points (smooth L1 in pixels), not on the
+    sketches: an image-to-sketch net trained with L1 on 1-pixel lines covering ~4% of the
+    image has the black image as its optimum (issue 19); points carry the whole sketch.
+    """
 
     def __init__(self, resolution: int, width: int) -> None:
         super().__init__()
@@ -264,3 +325,25 @@ class LandmarkRegressor(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         offsets = self.head(self.features(images * 2 - 1).flatten(1)).view(-1, 68, 2)
         return (0.5 + offsets) * self.resolution
+
+
+def draw_landmark_images(points: Tensor, resolution: int) -> Tensor:
+    """Sketches L(x) ``[..., 3, H, W]`` in [0, 1] of points ``[..., 68, 2]`` (pixels), drawn by
+    the harness's own ``landmark_image`` (every segment: no visibility is predicted).
+
+    Not differentiable (the sketch is an input of the networks, never a trained output)."""
+    from bench.data.synthfaces import landmark_image
+
+    flat = points.detach().float().reshape(-1, 68, 2).cpu().numpy()
+    drawn = np.stack([landmark_image(p, resolution) for p in flat])
+    out = torch.from_numpy(drawn).to(points.device).permute(0, 3, 1, 2).float() / 255
+    return out.reshape(*points.shape[:-2], 3, resolution, resolution)
+
+
+def landmark_regression_loss(
+    regressor: LandmarkRegressor, images: Tensor, points: Tensor
+) -> Tensor:
+    """Smooth L1 (beta 1 px) between the regressed and the harness's 68 points of every
+    image ``[..., 3, H, W]`` (points ``[..., 68, 2]``)."""
+    predicted = regressor(images.reshape(-1, *images.shape[-3:]))
+    return F.smooth_l1_loss(predicted, points.reshape(-1, 68, 2), beta=1.0)

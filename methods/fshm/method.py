@@ -27,7 +27,8 @@ from torch import Tensor
 
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
 
-from .model import Embedder, Generator, LandmarkEstimator, ProjectionDiscriminator
+from ..caingan.model import LandmarkRegressor, draw_landmark_images, landmark_regression_loss
+from .model import Embedder, Generator, ProjectionDiscriminator
 
 #: Losses of the E/G update, logged on every step.
 GENERATOR_LOSSES = ("content", "adversarial", "feature_matching", "match")
@@ -56,9 +57,11 @@ class FSHM(Method):
         super().__init__(config, info)
         r, width, max_width = info.resolution, config["width"], config["max_width"]
         self.embedder = Embedder(r, width, max_width)
-        self.generator = Generator(r, width, max_width, self.embedder.dim, config["n_residual"])
+        self.generator = Generator(
+            r, width, max_width, self.embedder.dim, config["n_residual"], config["down_blocks"]
+        )
         self.discriminator = ProjectionDiscriminator(r, width, max_width, info.n_identities)
-        self.landmark_estimator = LandmarkEstimator(r, config["estimator_width"])
+        self.landmark_regressor = LandmarkRegressor(r, config["landmark_width"])
         self.register_buffer("last_generator_losses", torch.zeros(len(GENERATOR_LOSSES)))
         self._perceptual = None
 
@@ -82,7 +85,7 @@ class FSHM(Method):
                 self.discriminator.parameters(), lr=self.config["lr_discriminator"], betas=betas
             ),
             "landmarks": torch.optim.Adam(
-                self.landmark_estimator.parameters(), lr=self.config["lr_estimator"]
+                self.landmark_regressor.parameters(), lr=self.config["lr_landmarks"]
             ),
         }
 
@@ -94,9 +97,10 @@ class FSHM(Method):
         return codes.view(b, k, -1).mean(dim=1)
 
     def estimate_landmarks(self, images: Tensor) -> Tensor:
-        """Landmark images for images [..., 3, H, W] in [0, 1] the harness gives none for."""
-        flat = images.reshape(-1, *images.shape[-3:])
-        return self.landmark_estimator(flat * 2 - 1).view(images.shape)
+        """Landmark images for images [..., 3, H, W] in [0, 1] the harness gives none for:
+        the regressed 68 points drawn with the harness's sketch code (README)."""
+        points = self.landmark_regressor(images.reshape(-1, *images.shape[-3:]))
+        return draw_landmark_images(points, self.info.resolution).view(images.shape)
 
     # -- training ---------------------------------------------------------------------------
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
@@ -104,7 +108,7 @@ class FSHM(Method):
         images, landmark_images = batch.images, batch.landmark_images
         target, target_landmarks = images[:, 0] * 2 - 1, landmark_images[:, 0]
         video = batch.identity[:, 0]  # the projection column W_i (README: one per identity)
-        losses = {"landmarks": self._estimator_step(images, landmark_images)}
+        losses = {"landmarks": self._landmark_step(images, batch.landmarks)}
         generator_step = (step + 1) % self.config["d_steps_per_g"] == 0
         # E and G keep their graph only when the E/G update of this step reuses x_hat.
         with self.autocast(), torch.set_grad_enabled(generator_step):
@@ -155,10 +159,10 @@ class FSHM(Method):
         self.optimize("generator", loss)
         return [content.item(), adversarial.item(), fm.item(), match.item()]
 
-    def _estimator_step(self, images: Tensor, landmark_images: Tensor) -> float:
-        """L1 of the landmark estimator on the item's target frames (see README)."""
+    def _landmark_step(self, images: Tensor, landmarks: Tensor) -> float:
+        """Smooth L1 of the landmark regressor's 68 points on every frame of the items (README)."""
         with self.autocast():
-            loss = F.l1_loss(self.estimate_landmarks(images[:, 0]), landmark_images[:, 0])
+            loss = landmark_regression_loss(self.landmark_regressor, images, landmarks)
         self.optimize("landmarks", loss)
         return loss.item()
 

@@ -2,11 +2,12 @@
 Talking Head Models"): embedder E, generator G with projected AdaIN, projection discriminator D.
 
 Every block is the paper's (BigGAN-style residual blocks, spectral norm on every convolution,
-SAGAN self-attention after the third down block, 32x32 at 256 px); the number of down/up
-blocks follows the resolution: the image is halved down to a 4x4 bottleneck (six blocks at
-the paper's 256 px, four at 64 px).
-A small landmark estimator stands in for the paper's external landmark detector where the
-harness hands over no landmark image (see README, "source landmarks").
+SAGAN self-attention after the third down block, 32x32 at 256 px). E and D halve the image
+down to 4x4 (six blocks at the paper's 256 px, four at 64 px) and pool it. G's down path has
+``down_blocks`` blocks (both ports: 6 at 256 px, a 4x4 bottleneck; ``tiny``: 2 at 64 px, a
+16x16 bottleneck that can carry the landmark layout, README).
+The landmark regressor that stands in for the paper's external landmark detector is
+CainGAN's (``methods/caingan/model.py``; README, "source landmarks").
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def stage_widths(resolution: int, width: int, max_width: int) -> list[int]:
     return [min(width * 2**i, max_width) for i in range(down_stages(resolution))]
 
 
-def attention_after(resolution: int) -> int:
+def attention_after(resolution: int, blocks: int | None = None) -> int:
     """Index of the down block whose output gets self-attention: the third (the paper's 32x32
-    map of a 256 px input; 8x8 at 64 px), so the network keeps the paper's layout."""
-    return min(ATTENTION_AFTER, down_stages(resolution)) - 1
+    map of a 256 px input; 8x8 at 64 px), so the network keeps the paper's layout; the last
+    one when a path has fewer than three (``blocks``)."""
+    return min(ATTENTION_AFTER, down_stages(resolution) if blocks is None else blocks) - 1
 
 
 def sn_conv(in_channels: int, out_channels: int, kernel: int) -> nn.Module:
@@ -177,18 +179,30 @@ class Embedder(nn.Module):
 
 
 class Generator(nn.Module):
-    """G(y_t, e): downsampling residual blocks with instance norm (then self-attention, as in
-    E), ``n_residual`` AdaIN residual blocks at 4x4, AdaIN up blocks back to the input size
-    (self-attention at the mirrored size), ReLU-conv3-tanh. All AdaIN parameters are
-    psi = P e (Sec. 3.2).
+    """G(y_t, e): ``down_blocks`` downsampling residual blocks with instance norm (then
+    self-attention, as in E), ``n_residual`` AdaIN residual blocks at the bottleneck, AdaIN up
+    blocks back to the input size (self-attention at the mirrored size), ReLU-conv3-tanh. All
+    AdaIN parameters are psi = P e (Sec. 3.2).
     """
 
     def __init__(
-        self, resolution: int, width: int, max_width: int, embedding_dim: int, n_residual: int
+        self,
+        resolution: int,
+        width: int,
+        max_width: int,
+        embedding_dim: int,
+        n_residual: int,
+        down_blocks: int | None = None,
     ) -> None:
         super().__init__()
         widths = stage_widths(resolution, width, max_width)
-        self.attend_at = attention_after(resolution)
+        if down_blocks is not None:
+            if not 1 <= down_blocks <= len(widths):
+                raise ValueError(
+                    f"fshm: down_blocks must be 1..{len(widths)} at {resolution} px, got {down_blocks}"
+                )
+            widths = widths[:down_blocks]
+        self.attend_at = attention_after(resolution, len(widths))
         self.down = nn.ModuleList()
         channels = 3
         for out in widths:
@@ -251,29 +265,3 @@ class ProjectionDiscriminator(nn.Module):
         v = F.relu(features[-1].sum(dim=(2, 3)))
         score = (v * (self.video_embeddings[video] + self.w0)).sum(1) + self.b
         return score, features
-
-
-class LandmarkEstimator(nn.Module):
-    """Image in [-1, 1] -> landmark image in [0, 1]: the stand-in for the landmark detector the
-    paper runs on every frame, for images the harness gives without landmarks (README)."""
-
-    def __init__(self, resolution: int, width: int) -> None:
-        super().__init__()
-        stages = min(3, down_stages(resolution))
-        layers: list[nn.Module] = []
-        channels = 3
-        for i in range(stages):
-            out = width * 2**i
-            layers += [nn.Conv2d(channels, out, 4, 2, 1), nn.GroupNorm(min(8, out), out)]
-            layers += [nn.LeakyReLU(0.2)]
-            channels = out
-        for i in reversed(range(stages)):
-            out = width * 2 ** max(i - 1, 0)
-            layers += [nn.Upsample(scale_factor=2.0), nn.Conv2d(channels, out, 3, 1, 1)]
-            layers += [nn.GroupNorm(min(8, out), out), nn.LeakyReLU(0.2)]
-            channels = out
-        layers += [nn.Conv2d(channels, 3, 3, 1, 1), nn.Sigmoid()]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, images: Tensor) -> Tensor:
-        return self.net(images)

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
 
-from ..fshm.model import LandmarkEstimator
+from ..caingan.model import LandmarkRegressor, draw_landmark_images, landmark_regression_loss
 from .model import GlobalGenerator, MultiscaleDiscriminator, downsamplings
 
 
@@ -74,7 +74,7 @@ class Pix2PixHDKShot(Method):
         self.discriminator = MultiscaleDiscriminator(
             in_channels + 3, config["ndf"], config["n_layers_d"], config["num_d"], 512
         )
-        self.landmark_estimator = LandmarkEstimator(info.resolution, config["estimator_width"])
+        self.landmark_regressor = LandmarkRegressor(info.resolution, config["landmark_width"])
         self._perceptual = None
 
     @property
@@ -93,7 +93,7 @@ class Pix2PixHDKShot(Method):
             "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
             "landmarks": torch.optim.Adam(
-                self.landmark_estimator.parameters(), lr=self.config["lr_estimator"]
+                self.landmark_regressor.parameters(), lr=self.config["lr_landmarks"]
             ),
         }
 
@@ -117,9 +117,10 @@ class Pix2PixHDKShot(Method):
         return torch.cat([pairs.flatten(1, 2), target_landmarks], dim=1) * 2 - 1
 
     def estimate_landmarks(self, images: Tensor) -> Tensor:
-        """Landmark images for images [..., 3, H, W] in [0, 1] the harness gives none for."""
-        flat = images.reshape(-1, *images.shape[-3:])
-        return self.landmark_estimator(flat * 2 - 1).view(images.shape)
+        """Landmark images for images [..., 3, H, W] in [0, 1] the harness gives none for:
+        the regressed 68 points drawn with the harness's sketch code (README)."""
+        points = self.landmark_regressor(images.reshape(-1, *images.shape[-3:]))
+        return draw_landmark_images(points, self.info.resolution).view(images.shape)
 
     # -- training ---------------------------------------------------------------------------
     def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
@@ -130,22 +131,23 @@ class Pix2PixHDKShot(Method):
                     group["lr"] = self.learning_rate(step)
         images, landmark_images = batch.images, batch.landmark_images
         target = images[:, 0] * 2 - 1
-        losses = {"landmarks": self._estimator_step(images, landmark_images)}
+        losses = {"landmarks": self._landmark_step(images, batch.landmarks)}
         with self.autocast():
             condition = self.condition(images[:, 1:], landmark_images[:, 1:], landmark_images[:, 0])
             fake = self.generator(condition)
-            real_scores = self.discriminator(torch.cat([condition, target], 1))
-            fake_scores = self.discriminator(torch.cat([condition, fake.detach()], 1))
-            d_loss = 0.5 * (lsgan(real_scores, True) + lsgan(fake_scores, False))
-        self.optimize("discriminator", d_loss)
-        with self.autocast():
-            fake_scores = self.discriminator(torch.cat([condition, fake], 1))
-            gan = lsgan(fake_scores, True)
+            scores = self.discriminate(condition, target, fake)
+            gan = lsgan(scores["fake"], True)
             weight = self.config["lambda_feat"]
-            fm = weight * feature_matching(real_scores, fake_scores, self.config["n_layers_d"])
-            vgg = weight * self.perceptual((fake + 1) / 2, images[:, 0])
+            fm = weight * feature_matching(
+                scores["real"], scores["fake"], self.config["n_layers_d"]
+            )
+            vgg = weight * self.perceptual_loss(fake, target)
             g_loss = gan + fm + vgg
+            d_loss = 0.5 * (lsgan(scores["real"], True) + lsgan(scores["fake_detached"], False))
+        # pix2pixHD's train.py: G steps first, then D, both on the losses of this one forward
+        # (zero_grad in optimize drops the G loss's gradients in D before D's own step).
         self.optimize("generator", g_loss)
+        self.optimize("discriminator", d_loss)
         losses.update(
             {
                 "d": d_loss.item(),
@@ -156,10 +158,32 @@ class Pix2PixHDKShot(Method):
         )
         return losses
 
-    def _estimator_step(self, images: Tensor, landmark_images: Tensor) -> float:
-        """L1 of the landmark estimator on the item's target frames (README)."""
+    def perceptual_loss(self, fake: Tensor, target: Tensor) -> Tensor:
+        """The "VGG" loss of G's output and x_t, both in [-1, 1], fed to the backbone in
+        ``perceptual_range``: ``signed`` as pix2pixHD (``criterionVGG(fake_image,
+        real_image)`` on [-1, 1]), ``unit`` [0, 1] for backbones trained on [0, 1]."""
+        mode = self.config["perceptual_range"]
+        if mode == "signed":
+            return self.perceptual(fake, target)
+        if mode != "unit":
+            raise ValueError(
+                f"pix2pixhd_kshot: perceptual_range must be unit or signed, got {mode!r}"
+            )
+        return self.perceptual((fake + 1) / 2, (target + 1) / 2)
+
+    def discriminate(self, condition: Tensor, real: Tensor, fake: Tensor) -> dict[str, list]:
+        """D's outputs on (s, x_t), (s, x_hat) detached (D's loss) and (s, x_hat) (G's loss),
+        all from the current D, as pix2pixHD's ``Pix2PixHDModel.forward``."""
+        return {
+            "real": self.discriminator(torch.cat([condition, real], 1)),
+            "fake_detached": self.discriminator(torch.cat([condition, fake.detach()], 1)),
+            "fake": self.discriminator(torch.cat([condition, fake], 1)),
+        }
+
+    def _landmark_step(self, images: Tensor, landmarks: Tensor) -> float:
+        """Smooth L1 of the landmark regressor's 68 points on every frame of the items (README)."""
         with self.autocast():
-            loss = F.l1_loss(self.estimate_landmarks(images[:, 0]), landmark_images[:, 0])
+            loss = landmark_regression_loss(self.landmark_regressor, images, landmarks)
         self.optimize("landmarks", loss)
         return loss.item()
 
