@@ -180,6 +180,7 @@ def test_copy_driver_follows_and_copy_source_ignores_the_driver(scored) -> None:
         assert slope["intercept"] == pytest.approx(0.0, abs=1e-9)
         assert slope["higher_is_better"] is None and r["higher_is_better"] is True
         assert slope["n"] == 40 and slope["spread"] == "bootstrap95 over tuples"
+        assert slope["output_std_degrees"] == pytest.approx(slope["driver_std_degrees"])
         # No exact targets in the toy data: the floor is the line read from the real drivers.
         assert slope["evaluator_floor"]["reference"] == "real cross drivers"
         assert slope["evaluator_floor"]["follow_slope"] == pytest.approx(1.0)

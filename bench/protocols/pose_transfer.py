@@ -457,6 +457,10 @@ def following_rows(
                 "ci95": None if interval is None else list(interval),
                 "spread": "bootstrap95 over tuples",
                 "resamples_with_a_line": score.resamples_used,
+                # r is blind to scale: an output whose angle barely moves can correlate
+                # well; these spreads say how far each moved.
+                "driver_std_degrees": float(np.std(driver)),
+                "output_std_degrees": float(np.std(output)),
                 "higher_is_better": higher,
                 "evaluator": oracle.name,
                 "evaluator_floor": floor,

@@ -128,6 +128,8 @@ def following_notes(frame: pd.DataFrame) -> list[str]:
         f"line of the {evaluator.strip('[]')} yaw of each output on its driver's yaw over the N "
         "tuples, and Pearson r; slope and r 1 = the head turns with the driver, 0 = it ignores "
         "it (a copy of the source); the slope is best at 1 (no arrow: above 1 overshoots). "
+        "r says how consistently the yaw moves with the driver's, the slope how far: an "
+        "output whose yaw barely moves can still have a high r, so read r beside the slope. "
         "Self rows: — (a self driver shares the sources' clip, so a copy of a source would "
         "score above 0)."
     )
