@@ -10,10 +10,15 @@ paper's two-player game, all weights 1:
 
 written here as cross-entropies to minimise. G_enc has no loss of its own: it is trained
 through the identity (and pose) classification of the synthetic image, which is what makes
-f(x) the identity representation.
+f(x) the identity representation. As in the authors' code (tranluan/DR-GAN), D's identity
+path is first pretrained as an identity classifier and copied into G_enc, D^p and the
+real/fake logit have their own branches, and D is updated on every ``d_every``-th
+adversarial step, G on every one.
 """
 
 from __future__ import annotations
+
+import logging
 
 import torch
 import torch.nn.functional as F
@@ -21,79 +26,75 @@ from torch import Tensor
 
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
 
-from .model import Decoder, Discriminator, Encoder, copy_trunk, fuse, init_weights, one_hot
+from .model import Decoder, Discriminator, Encoder, copy_modules, fuse, init_weights, one_hot
+
+log = logging.getLogger(__name__)
 
 #: Pose bins shown in the training preview: about -60, -30, 0, 30, 60 degrees of yaw.
 PREVIEW_YAWS = (-60.0, -30.0, 0.0, 30.0, 60.0)
+#: Training items grouped as ``sampling_group`` says (null draws independent images).
+SAMPLING_GROUPS = (None, "identity", "clip", "session")
+#: The running training accuracy of D^d is an exponential average of the batch accuracies
+#: with this weight on the past (about the last 20 batches).
+ACCURACY_MOMENTUM = 0.9
+
+DOutputs = tuple[Tensor, Tensor, Tensor | None]
 
 
 def discriminator_loss(
-    real: tuple[Tensor, Tensor],
-    identity: Tensor,
-    pose_bin: Tensor,
-    fake_identity_logits: Tensor,
+    real: DOutputs, identity: Tensor, pose_bin: Tensor, fake: DOutputs
 ) -> dict[str, Tensor]:
     """-V_D of eq. (3): real images to their identity and pose, synthetic ones to class N_d+1.
 
-    ``real`` is D's (D^d, D^p) logits of real images; the "synthetic" class is the last
-    D^d logit.
+    ``real`` and ``fake`` are D's (D^d, D^p, real/fake) outputs; the "synthetic" class is
+    the last D^d logit.
     """
-    real_identity_logits, real_pose_logits = real
+    fake_identity_logits = fake[0]
     synthetic = torch.full_like(fake_identity_logits[:, 0], fake_identity_logits.shape[1] - 1)
     return {
-        "d_real_id": F.cross_entropy(real_identity_logits, identity),
-        "d_real_pose": F.cross_entropy(real_pose_logits, pose_bin),
+        "d_real_id": F.cross_entropy(real[0], identity),
+        "d_real_pose": F.cross_entropy(real[1], pose_bin),
         "d_fake": F.cross_entropy(fake_identity_logits, synthetic.long()),
     }
 
 
 def discriminator_loss_bce(
-    real: tuple[Tensor, Tensor],
-    identity: Tensor,
-    pose_bin: Tensor,
-    fake_identity_logits: Tensor,
+    real: DOutputs, identity: Tensor, pose_bin: Tensor, fake: DOutputs
 ) -> dict[str, Tensor]:
-    """kayamin's split of D^d (``real_fake: bce``): an N_d-way identity cross-entropy on
-    real images and a separate real/fake BCE on logit N_d+1 (real 1, synthetic 0)."""
-    real_identity_logits, real_pose_logits = real
-    real_logit = real_identity_logits[:, -1]
-    fake_logit = fake_identity_logits[:, -1]
+    """The reference codes' split of D^d (``real_fake: bce``): an N_d-way identity
+    cross-entropy on real images and a real/fake BCE (real 1, synthetic 0) on the logit of
+    D's real/fake branch."""
+    real_logit, fake_logit = real[2], fake[2]
     return {
-        "d_real_id": F.cross_entropy(real_identity_logits[:, :-1], identity),
-        "d_real_pose": F.cross_entropy(real_pose_logits, pose_bin),
+        "d_real_id": F.cross_entropy(real[0], identity),
+        "d_real_pose": F.cross_entropy(real[1], pose_bin),
         "d_real": F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit)),
         "d_fake": F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)),
     }
 
 
-def generator_loss_bce(
-    fake: tuple[Tensor, Tensor], identity: Tensor, target_bin: Tensor
-) -> dict[str, Tensor]:
-    """G's side of kayamin's split: CE(id over the N_d classes) + BCE(real) + CE(pose)."""
-    fake_identity_logits, fake_pose_logits = fake
-    fake_logit = fake_identity_logits[:, -1]
+def generator_loss(fake: DOutputs, identity: Tensor, target_bin: Tensor) -> dict[str, Tensor]:
+    """-V_G of eq. (4): the synthetic image is classified as the input's identity y^d (one
+    of the N_d real classes, so also "not synthetic") and as the target pose y^t of c."""
     return {
-        "g_id": F.cross_entropy(fake_identity_logits[:, :-1], identity),
-        "g_real": F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit)),
-        "g_pose": F.cross_entropy(fake_pose_logits, target_bin),
+        "g_id": F.cross_entropy(fake[0], identity),
+        "g_pose": F.cross_entropy(fake[1], target_bin),
     }
 
 
-def generator_loss(
-    fake: tuple[Tensor, Tensor], identity: Tensor, target_bin: Tensor
-) -> dict[str, Tensor]:
-    """-V_G of eq. (4): the synthetic image is classified as the input's identity y^d (one
-    of the N_d real classes, so also "not synthetic") and as the target pose y^t of c."""
-    fake_identity_logits, fake_pose_logits = fake
+def generator_loss_bce(fake: DOutputs, identity: Tensor, target_bin: Tensor) -> dict[str, Tensor]:
+    """G's side of the split: CE(identity over the N_d classes) + BCE(real) + CE(pose)."""
+    fake_logit = fake[2]
     return {
-        "g_id": F.cross_entropy(fake_identity_logits, identity),
-        "g_pose": F.cross_entropy(fake_pose_logits, target_bin),
+        "g_id": F.cross_entropy(fake[0], identity),
+        "g_real": F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit)),
+        "g_pose": F.cross_entropy(fake[1], target_bin),
     }
 
 
 def _with_bce_columns(names: tuple[str, ...]) -> tuple[str, ...]:
-    """The loss columns under kayamin's split: ``d_real`` after ``d_real_pose``, ``g_real``
-    after every ``g_id*``."""
+    """The loss columns under the real/fake split: ``d_real`` after ``d_real_pose``,
+    ``g_real`` after every ``g_id*``."""
     out: list[str] = []
     for name in names:
         out.append(name)
@@ -104,22 +105,47 @@ def _with_bce_columns(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _split(outputs: DOutputs, sizes: list[int]) -> list[DOutputs]:
+    """D's outputs of a concatenated batch, split into consecutive parts of ``sizes``."""
+    parts = [[None] * len(sizes) if out is None else out.split(sizes) for out in outputs]
+    return [tuple(part) for part in zip(*parts, strict=True)]
+
+
+def sampling_group(config: dict) -> str | None:
+    """The config's ``sampling_group``, checked: null, identity, clip or session."""
+    group = config["sampling_group"]
+    if group not in SAMPLING_GROUPS:
+        raise ValueError(
+            f"drgan: sampling_group must be one of {SAMPLING_GROUPS} (null: independent "
+            f"images), got {group!r}"
+        )
+    return group
+
+
 class DRGAN(Method):
     """Single-image DR-GAN: one image in, f(x) = G_enc(x), G_dec(f, c, z) out.
 
-    Each training item is one image with its identity and pose bin; its target pose c is
-    drawn uniformly over the N_p bins and z ~ U(-1, 1)^{N_z}. Every step updates D once
-    and then G (G_enc and G_dec) once on the same synthetic images.
+    Each training item is one image with its identity and pose bin, drawn from the groups
+    ``sampling_group`` names (Multi-PIE-shaped sessions by default); its target pose c is
+    drawn uniformly over the N_p bins and z ~ U(-1, 1)^{N_z}. The first steps pretrain D's
+    identity path until D^d's running training accuracy reaches ``pretrain_until_accuracy``
+    (at most ``pretrain_steps`` steps); then every step updates G, and every ``d_every``-th
+    step first updates D on the same synthetic images.
     """
 
     needs = frozenset({"identity", "pose_bins"})
     provides = frozenset({"transfer", "identity_code", "pose_code", "reconstruct"})
-    sampling = Sampling(group=None, frames=1)
+    sampling = Sampling(group="session", frames=1)
     #: G_enc predicts a confidence omega per image (multi-image DR-GAN only).
     confidence = False
     #: Losses logged in the adversarial phase; pretraining steps log them as 0 (every
     #: step logs the same columns), and the column ``adversarial`` says which phase it was.
     adversarial_losses: tuple[str, ...] = ("d_real_id", "d_real_pose", "d_fake", "g_id", "g_pose")
+
+    @classmethod
+    def sampling_for(cls, config: dict) -> Sampling:
+        """One image per item, drawn from one group of ``sampling_group``."""
+        return Sampling(group=sampling_group(config), frames=1)
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -128,16 +154,33 @@ class DRGAN(Method):
             raise ValueError(f"drgan: real_fake must be softmax or bce, got {real_fake!r}")
         self.bce = real_fake == "bce"
         self.pretrain_pose = bool(config["pretrain_pose"])
-        if self.bce:  # kayamin's split logs a real/fake BCE for D and G
+        self.d_every = int(config["d_every"])
+        if self.d_every < 1:
+            raise ValueError(f"drgan: d_every must be >= 1, got {self.d_every}")
+        until = config["pretrain_until_accuracy"]
+        if until is not None and not 0 < float(until) <= 1:
+            raise ValueError(f"drgan: pretrain_until_accuracy must be in (0, 1], got {until}")
+        self.pretrain_until = None if until is None else float(until)
+        if self.bce:  # the real/fake split logs a real/fake BCE for D and G
             self.adversarial_losses = _with_bce_columns(self.adversarial_losses)
         width, res = config["width"], info.resolution
         self.n_pose_bins = info.n_pose_bins
         self.noise_dim = config["noise_dim"]
         self.encoder = Encoder(res, width, confidence=self.confidence)
         self.decoder = Decoder(res, width, info.n_pose_bins, self.noise_dim)
-        self.discriminator = Discriminator(res, width, info.n_identities, info.n_pose_bins)
+        self.discriminator = Discriminator(
+            res,
+            width,
+            info.n_identities + (0 if self.bce else 1),
+            info.n_pose_bins,
+            real_fake_branch=self.bce,
+        )
         for network in (self.encoder, self.decoder, self.discriminator):
             init_weights(network, config["init_std"])
+        # The phase travels in the checkpoint: the step at which the adversarial phase
+        # starts (-1 while pretraining) and D^d's running training accuracy.
+        self.register_buffer("pretrain_end", torch.tensor(-1, dtype=torch.long))
+        self.register_buffer("pretrain_accuracy", torch.tensor(0.0))
         centres = (
             torch.tensor(info.pose_bin_edges[:-1])
             + torch.diff(torch.tensor(info.pose_bin_edges)) / 2
@@ -154,13 +197,13 @@ class DRGAN(Method):
 
     @property
     def d_lr(self) -> float:
-        """D's adversarial-phase rate: ``d_lr``, or ``lr`` when it is null."""
-        return float(self.config.get("d_lr") or self.config["lr"])
+        """D's adversarial-phase Adam rate."""
+        return float(self.config["d_lr"])
 
     @property
     def g_lr(self) -> float:
-        """G's rate: ``g_lr``, or ``lr`` when it is null."""
-        return float(self.config.get("g_lr") or self.config["lr"])
+        """G's Adam rate."""
+        return float(self.config["g_lr"])
 
     # -- the generator ----------------------------------------------------------------------
     def represent(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -189,101 +232,152 @@ class DRGAN(Method):
         return target_bin, noise
 
     # -- training ---------------------------------------------------------------------------
+    def real_images(self, batch: FaceBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """The batch's real images [N, 3, H, W] in [-1, 1], identities and pose bins [N]."""
+        return batch.images[:, 0] * 2 - 1, batch.identity[:, 0], batch.pose_bin[:, 0]
+
+    def synthesize(
+        self, batch: FaceBatch, real: Tensor, identity: Tensor
+    ) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+        """The syntheses G trains on: a name -> (images in [-1, 1], the identity they must
+        show, their target bin). Single-image: G(x, c, z) of every real image."""
+        target_bin, noise = self.draw_targets(real.shape[0], real.device)
+        with self.autocast():
+            representation, _ = self.encoder(real)
+            fake = self.decoder(representation, one_hot(target_bin, self.n_pose_bins), noise)
+        return {"": (fake, identity, target_bin)}
+
+    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+        real, identity, pose_bin = self.real_images(batch)
+        if self.pretraining(step):
+            return self.pretrain_step(real, identity, pose_bin, step)
+        fakes = self.synthesize(batch, real, identity)
+        return self.adversarial_step(step, real, identity, pose_bin, fakes)
+
+    def pretraining(self, step: int) -> bool:
+        """Whether ``step`` pretrains; at the first adversarial step, G_enc takes D's
+        pretrained identity path (Conv11 ... Conv53) and D's Adam its adversarial rate.
+
+        Pretraining ends after the step at which D^d's running training accuracy reaches
+        ``pretrain_until_accuracy`` (null: never early), or after ``pretrain_steps`` steps.
+        """
+        if int(self.pretrain_end) < 0:
+            if step < int(self.config["pretrain_steps"]):
+                return True
+            self.end_pretraining(step)
+        if step == int(self.pretrain_end) and step > 0:
+            copy_modules(self.discriminator.identity_path(), list(self.encoder.trunk))
+        for group in self.optimizers["d"].param_groups:
+            group["lr"] = self.d_lr
+        return False
+
+    def end_pretraining(self, step: int) -> None:
+        """Mark ``step`` as the first adversarial step and log the accuracy reached."""
+        self.pretrain_end.fill_(step)
+        if step > 0:
+            log.info(
+                "%s: identity pretraining ended after %d steps at D^d training accuracy %.3f "
+                "(running average; target %s, cap %d)",
+                type(self).__name__,
+                step,
+                float(self.pretrain_accuracy),
+                self.pretrain_until,
+                int(self.config["pretrain_steps"]),
+            )
+
+    def pretrain_step(
+        self, images: Tensor, identity: Tensor, pose_bin: Tensor, step: int
+    ) -> dict[str, float]:
+        """Identity-classification pretraining of D's trunk and D^d's branch (N_d real
+        classes), plus D^p's cross-entropy on the real pose bins when ``pretrain_pose``.
+
+        The authors' code (tranluan/DR-GAN: main_pretrain.py, then the restore in
+        model_DR_GAN_multi.py) trains a softmax identity classifier first and restores it
+        into D, without the pose and real/fake branches, and into G_enc. D^p's and the
+        real/fake branch are not run here unless ``pretrain_pose`` (then D^p's branch is).
+        """
+        for group in self.optimizers["d"].param_groups:
+            group["lr"] = self.config["pretrain_lr"]
+        n_real = self.info.n_identities
+        with self.autocast():
+            if self.pretrain_pose:
+                identity_logits, pose_logits = self.discriminator.identity_and_pose_logits(images)
+                pose_loss = F.cross_entropy(pose_logits, pose_bin)
+            else:
+                identity_logits, pose_loss = self.discriminator.identity_logits(images), None
+            loss = F.cross_entropy(identity_logits[:, :n_real], identity)
+        accuracy = (identity_logits[:, :n_real].argmax(dim=1) == identity).float().mean()
+        self.optimize("d", loss if pose_loss is None else loss + pose_loss)
+        running = ACCURACY_MOMENTUM * self.pretrain_accuracy + (1 - ACCURACY_MOMENTUM) * accuracy
+        self.pretrain_accuracy.copy_(running.detach())
+        if self.pretrain_until is not None and float(running) >= self.pretrain_until:
+            self.end_pretraining(step + 1)
+        return {
+            "adversarial": 0.0,
+            "d_updated": 1.0,
+            "pretrain_id": loss.item(),
+            "pretrain_pose": 0.0 if pose_loss is None else pose_loss.item(),
+            "pretrain_accuracy": float(running),
+            **dict.fromkeys(self.adversarial_losses, 0.0),
+        }
+
     def adversarial_step(
         self,
+        step: int,
         real: Tensor,
         identity: Tensor,
         pose_bin: Tensor,
         fakes: dict[str, tuple[Tensor, Tensor, Tensor]],
     ) -> dict[str, float]:
-        """One D update, then one G update.
+        """One G update, preceded by one D update on every ``d_every``-th adversarial step
+        (tranluan: D then G on even iterations, G alone on odd ones).
 
         ``real`` [N, 3, H, W] in [-1, 1] with its labels; ``fakes`` maps a name to
         (synthetic images in [-1, 1], the identity they must show, their target bin). The G
         loss sums eq. (4) over the groups (multi-image DR-GAN has two: "single", "fused");
-        a group's losses are logged as ``g_id_<name>``, ``g_pose_<name>``.
+        a group's losses are logged as ``g_id_<name>``, ``g_pose_<name>``. D's losses are
+        logged at every step (on G-only steps as D scores the batch, without an update).
         """
         synthetic = torch.cat([fake for fake, _, _ in fakes.values()])
         n_real = real.shape[0]
-        # Real and synthetic images pass through D as one batch (as in the authors' code,
-        # tranluan model_DR_GAN_multi.py), so D's BatchNorm statistics are those of the mix
-        # in both updates and D can see how synthetic images differ from real ones on
-        # average (colour, contrast), which per-batch normalisation would hide.
-        with self.autocast():
-            identity_logits, pose_logits = self.discriminator(torch.cat([real, synthetic.detach()]))
-            d_losses = (discriminator_loss_bce if self.bce else discriminator_loss)(
-                (identity_logits[:n_real], pose_logits[:n_real]),
-                identity,
-                pose_bin,
-                identity_logits[n_real:],
-            )
-        self.optimize("d", sum(d_losses.values()))
+        d_loss_of = discriminator_loss_bce if self.bce else discriminator_loss
+        update_d = (step - int(self.pretrain_end)) % self.d_every == 0
+        if update_d:
+            with self.autocast():
+                real_out, fake_out = _split(
+                    self.discriminator.forward_pair(real, synthetic.detach()),
+                    [n_real, synthetic.shape[0]],
+                )
+                d_losses = d_loss_of(real_out, identity, pose_bin, fake_out)
+            self.optimize("d", sum(d_losses.values()))
 
         self.discriminator.requires_grad_(False)
         g_losses: dict[str, Tensor] = {}
         with self.autocast():
-            identity_logits, pose_logits = self.discriminator(torch.cat([real, synthetic]))
+            real_out, fake_out = _split(
+                self.discriminator.forward_pair(real, synthetic), [n_real, synthetic.shape[0]]
+            )
+            if not update_d:  # D's losses as it scores this batch, for the log
+                d_losses = d_loss_of(real_out, identity, pose_bin, fake_out)
             sizes = [fake.shape[0] for fake, _, _ in fakes.values()]
-            for group, (_, fake_identity, target_bin), id_logits, p_logits in zip(
-                fakes,
-                fakes.values(),
-                identity_logits[n_real:].split(sizes),
-                pose_logits[n_real:].split(sizes),
-                strict=True,
+            for group, (_, fake_identity, target_bin), group_out in zip(
+                fakes, fakes.values(), _split(fake_out, sizes), strict=True
             ):
                 for name, loss in (generator_loss_bce if self.bce else generator_loss)(
-                    (id_logits, p_logits), fake_identity, target_bin
+                    group_out, fake_identity, target_bin
                 ).items():
                     g_losses[f"{name}_{group}" if group else name] = loss
         self.optimize("g", sum(g_losses.values()))
         self.discriminator.requires_grad_(True)
         losses = {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
-        return {"adversarial": 1.0, "pretrain_id": 0.0, "pretrain_pose": 0.0, **losses}
-
-    def pretrain_step(self, images: Tensor, identity: Tensor, pose_bin: Tensor) -> dict[str, float]:
-        """Identity-classification pretraining of D's trunk with D^d's N_d real classes,
-        plus D^p's cross-entropy on the real pose bins when ``pretrain_pose`` is set.
-
-        The authors' code (tranluan/DR-GAN: main_pretrain.py, then the restore in
-        model_DR_GAN_multi.py) trains a softmax identity classifier first and initialises
-        both D (without its pose and real/fake outputs) and G_enc from it.
-        """
-        with self.autocast():
-            identity_logits, pose_logits = self.discriminator(images)
-            loss = F.cross_entropy(identity_logits[:, :-1], identity)
-            pose_loss = F.cross_entropy(pose_logits, pose_bin) if self.pretrain_pose else None
-        self.optimize("d", loss if pose_loss is None else loss + pose_loss)
         return {
-            "adversarial": 0.0,
-            "pretrain_id": loss.item(),
-            "pretrain_pose": 0.0 if pose_loss is None else pose_loss.item(),
-            **dict.fromkeys(self.adversarial_losses, 0.0),
+            "adversarial": 1.0,
+            "d_updated": float(update_d),
+            "pretrain_id": 0.0,
+            "pretrain_pose": 0.0,
+            "pretrain_accuracy": float(self.pretrain_accuracy),
+            **losses,
         }
-
-    def start_adversarial_phase(self, step: int) -> None:
-        """At the first adversarial step, G_enc takes the pretrained identity trunk of D."""
-        if step == self.config["pretrain_steps"] and step > 0:
-            copy_trunk(self.discriminator.trunk, self.encoder.trunk)
-
-    def set_phase_learning_rate(self, step: int) -> None:
-        """D's Adam runs at ``pretrain_lr`` while pretraining, then at the paper's ``lr``
-        (a function of ``step``, so a resumed run sets the same rate)."""
-        pretraining = step < self.config["pretrain_steps"]
-        for group in self.optimizers["d"].param_groups:
-            group["lr"] = self.config["pretrain_lr"] if pretraining else self.d_lr
-
-    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
-        images = batch.images[:, 0] * 2 - 1
-        self.set_phase_learning_rate(step)
-        if step < self.config["pretrain_steps"]:
-            return self.pretrain_step(images, batch.identity[:, 0], batch.pose_bin[:, 0])
-        self.start_adversarial_phase(step)
-        identity, pose_bin = batch.identity[:, 0], batch.pose_bin[:, 0]
-        target_bin, noise = self.draw_targets(images.shape[0], images.device)
-        with self.autocast():
-            representation, _ = self.encoder(images)
-            fake = self.decoder(representation, one_hot(target_bin, self.n_pose_bins), noise)
-        return self.adversarial_step(images, identity, pose_bin, {"": (fake, identity, target_bin)})
 
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: the input images of the item, then G_dec(f, c, 0) at yaw -60 ... 60."""
@@ -303,12 +397,12 @@ class DRGAN(Method):
     def encode(self, images: Tensor) -> dict[str, Tensor]:
         """identity: f(x); pose: D^p's softmax over the N_p bins (D's pose estimate)."""
         representation, _ = self.represent(images)
-        _, pose_logits = self.discriminator(images * 2 - 1)
+        _, pose_logits, _ = self.discriminator(images * 2 - 1)
         return {"identity": representation, "pose": pose_logits.softmax(dim=1)}
 
     def reconstruct(self, images: Tensor) -> Tensor:
         """G_dec(f(x), c = argmax D^p(x), z = 0): the image's own bin as D^p estimates it."""
         representation, _ = self.represent(images)
-        _, pose_logits = self.discriminator(images * 2 - 1)
+        _, pose_logits, _ = self.discriminator(images * 2 - 1)
         output = self.decode(representation, pose_logits.argmax(dim=1), None)
         return ((output + 1) / 2).clamp(0, 1)

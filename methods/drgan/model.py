@@ -6,7 +6,9 @@ BatchNorm and ELU, five stages of which the last four start with a stride-2
 convolution, then global average pooling to the representation f(x). Channel widths are
 multiples of ``width`` (the paper's 32): stage widths (1, 2 | 2, 2, 4 | 4, 3, 6 | 6, 4, 8 |
 8, 5, 10) x width, so f has 10 x width = 320 dimensions at the paper's width.
-Weights are initialised N(0, 0.02) as in the reference code.
+D shares Conv11 ... Conv51 and gives D^d, D^p and the real/fake logit their own Conv52,
+Conv53 branches, as tranluan's discriminator does. Weights are initialised N(0, 0.02) as
+in the reference code.
 """
 
 from __future__ import annotations
@@ -50,22 +52,42 @@ def _conv_block(channels_in: int, channels_out: int, stride: int) -> list[nn.Mod
     ]
 
 
-def casia_trunk(width: int, extra_channels: int = 0) -> nn.Sequential:
-    """Conv11 ... Conv53 of CASIA-Net, then global average pooling: [B, 3, R, R] -> [B, C].
+def casia_blocks(width: int, extra_channels: int = 0) -> list[nn.Sequential]:
+    """Conv11 ... Conv53 of CASIA-Net, one block (conv, BatchNorm, ELU) each.
 
     ``extra_channels`` widens Conv53 (the multi-image G_enc adds one for the confidence).
     """
-    layers: list[nn.Module] = []
+    blocks: list[nn.Sequential] = []
     channels = 3
     for stage, widths in enumerate(TRUNK_STAGES):
         for index, multiple in enumerate(widths):
             out = multiple * width
             if stage == len(TRUNK_STAGES) - 1 and index == len(widths) - 1:
                 out += extra_channels
-            layers += _conv_block(channels, out, 2 if stage > 0 and index == 0 else 1)
+            stride = 2 if stage > 0 and index == 0 else 1
+            blocks.append(nn.Sequential(*_conv_block(channels, out, stride)))
             channels = out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers)
+    return blocks
+
+
+#: D's shared trunk is Conv11 ... Conv51 (tranluan's d_k01 ... d_k40); each of D's heads has
+#: its own Conv52, Conv53 (tranluan's d_k41, d_k42 and their _pose and _ad copies).
+SHARED_BLOCKS = sum(len(widths) for widths in TRUNK_STAGES) - 2
+
+
+def _pooled(blocks: list[nn.Sequential]) -> nn.Sequential:
+    """The blocks, then global average pooling to a vector."""
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def casia_trunk(width: int, extra_channels: int = 0) -> nn.Sequential:
+    """Conv11 ... Conv53, then global average pooling: [B, 3, R, R] -> [B, C] (G_enc)."""
+    return _pooled(casia_blocks(width, extra_channels))
+
+
+def casia_branch(width: int) -> nn.Sequential:
+    """Conv52, Conv53 and the average pool: one of D's heads on the shared trunk's map."""
+    return _pooled(casia_blocks(width)[SHARED_BLOCKS:])
 
 
 def init_weights(module: nn.Module, std: float) -> None:
@@ -132,34 +154,88 @@ class Decoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """D = [D^d, D^p]: the trunk, then one FC to N_d + 1 + N_p logits.
+    """D = [D^d, D^p] (and, with ``real_fake_branch``, a real/fake logit), as tranluan builds it.
 
-    D^d (the first N_d + 1 logits) classifies the identity, its last class being
-    "synthetic"; D^p (the last N_p logits) classifies the pose bin.
+    A shared trunk (Conv11 ... Conv51) feeds one branch per task, each with its own Conv52,
+    Conv53, average pool and linear layer: ``identity_branch`` + ``identity_head`` is D^d,
+    ``pose_branch`` + ``pose_head`` is D^p, and ``real_fake_branch`` + ``real_fake_head`` the
+    real/fake logit (tranluan/DR-GAN model_DR_GAN_multi.py: d_k41/d_k42 + d_k6_id, the _pose
+    copies + d_k6_pose_lin, the _ad copies + d_k6_ad_lin). D^d has ``n_identity_logits``
+    outputs: N_d + 1 (the paper's "synthetic" class last) or N_d when real/fake has its own
+    branch. Only the trunk and the identity path are trained by the identity pretraining and
+    copied into G_enc.
     """
 
-    def __init__(self, resolution: int, width: int, n_identities: int, n_pose_bins: int) -> None:
+    def __init__(
+        self,
+        resolution: int,
+        width: int,
+        n_identity_logits: int,
+        n_pose_bins: int,
+        real_fake_branch: bool,
+    ) -> None:
         super().__init__()
         check_resolution(resolution)
-        self.n_identity_logits = n_identities + 1
-        self.trunk = casia_trunk(width)
-        self.head = nn.Linear(representation_dim(width), n_identities + 1 + n_pose_bins)
+        dim = representation_dim(width)
+        self.trunk = nn.Sequential(*casia_blocks(width)[:SHARED_BLOCKS])
+        self.identity_branch = casia_branch(width)
+        self.identity_head = nn.Linear(dim, n_identity_logits)
+        self.pose_branch = casia_branch(width)
+        self.pose_head = nn.Linear(dim, n_pose_bins)
+        self.real_fake_branch = casia_branch(width) if real_fake_branch else None
+        self.real_fake_head = nn.Linear(dim, 1) if real_fake_branch else None
 
-    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """Returns (D^d logits [B, N_d + 1], D^p logits [B, N_p])."""
-        logits = self.head(self.trunk(images))
-        return logits[:, : self.n_identity_logits], logits[:, self.n_identity_logits :]
+    def identity_path(self) -> list[nn.Module]:
+        """The modules of trunk + D^d's branch in order: what G_enc copies (Conv11 ... Conv53)."""
+        return [*self.trunk, *self.identity_branch]
+
+    def identity_logits(self, images: Tensor) -> Tensor:
+        """D^d alone (the identity pretraining; the other branches are not run)."""
+        return self.identity_head(self.identity_branch(self.trunk(images)))
+
+    def identity_and_pose_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """D^d and D^p of one batch, without the real/fake branch (pretraining with pose)."""
+        shared = self.trunk(images)
+        return self.identity_head(self.identity_branch(shared)), self.pose_head(
+            self.pose_branch(shared)
+        )
+
+    def _heads(self, identity_features: Tensor, shared: Tensor) -> tuple[Tensor, ...]:
+        pose = self.pose_head(self.pose_branch(shared))
+        identity = self.identity_head(identity_features)
+        if self.real_fake_branch is None:
+            return identity, pose, None
+        return identity, pose, self.real_fake_head(self.real_fake_branch(shared))[:, 0]
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(D^d logits [B, n_identity_logits], D^p logits [B, N_p], real/fake logit [B] or
+        None) of one batch."""
+        shared = self.trunk(images)
+        return self._heads(self.identity_branch(shared), shared)
+
+    def forward_pair(self, real: Tensor, synthetic: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """D on real and synthetic images, batched as tranluan's discriminator does: the
+        trunk and D^d's branch run on each half separately (BatchNorm statistics of real
+        images alone and of synthetic ones alone), D^p's and real/fake's branches on the
+        concatenation (statistics of the mix). Outputs are concatenated, real first."""
+        shared = [self.trunk(real), self.trunk(synthetic)]
+        identity_features = torch.cat([self.identity_branch(part) for part in shared])
+        return self._heads(identity_features, torch.cat(shared))
 
 
 @torch.no_grad()
-def copy_trunk(source: nn.Sequential, target: nn.Sequential) -> None:
-    """Copy a trained trunk into another; where the target has more channels (the omega
-    channel of the multi-image G_enc's Conv53) the extra ones keep their values."""
-    target_state = target.state_dict()
-    for name, value in source.state_dict().items():
-        slices = tuple(slice(0, n) for n in value.shape)
-        target_state[name][slices] = value
-    target.load_state_dict(target_state)
+def copy_modules(source: list[nn.Module], target: list[nn.Module]) -> None:
+    """Copy trained modules into the same modules of another network, in order; where a
+    target has more channels (the omega channel of the multi-image G_enc's Conv53) the
+    extra ones keep their values."""
+    if len(source) != len(target):
+        raise ValueError(f"copy_modules: {len(source)} source modules, {len(target)} targets")
+    for source_module, target_module in zip(source, target, strict=True):
+        target_state = target_module.state_dict()
+        for name, value in source_module.state_dict().items():
+            slices = tuple(slice(0, n) for n in value.shape)
+            target_state[name][slices] = value
+        target_module.load_state_dict(target_state)
 
 
 def fuse(representations: Tensor, confidence: Tensor | None) -> Tensor:

@@ -12,6 +12,7 @@ on the synthesis from the fused representation:
            + log D^d_{y^d}(G(x_1..x_n, c, z)) + log D^p_{y^t}(G(x_1..x_n, c, z))
 
 D is the single-image D, shown every synthetic image (single and fused) as "synthetic".
+The phases (pretraining, D every ``d_every`` steps) are the single-image model's.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from torch import Tensor
 
 from bench.methods.api import DatasetInfo, FaceBatch, Sampling
 
-from ..drgan.method import DRGAN
+from ..drgan.method import DRGAN, sampling_group
 from ..drgan.model import fuse, one_hot
 
 
 class DRGANMulti(DRGAN):
     """Multi-image DR-GAN: learned omega-weighted fusion of n images of one person."""
 
-    sampling = Sampling(group="identity", frames=6)  # the paper's n = 6
+    sampling = Sampling(group="session", frames=6)  # the paper's n = 6
     confidence = True
     adversarial_losses = (
         *("d_real_id", "d_real_pose", "d_fake"),
@@ -36,27 +37,28 @@ class DRGANMulti(DRGAN):
 
     @classmethod
     def sampling_for(cls, config: dict) -> Sampling:
-        """n = ``images_per_identity`` images of one person per item (paper: 6)."""
+        """n = ``images_per_identity`` images of one ``sampling_group`` per item (paper: 6)."""
         n = int(config["images_per_identity"])
         if n < 1:
             raise ValueError(f"drgan_multi: images_per_identity must be >= 1, got {n}")
-        return Sampling(group="identity", frames=n)
+        return Sampling(group=sampling_group(config), frames=n)
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
         self.images_per_identity = int(config["images_per_identity"])
 
-    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+    def real_images(self, batch: FaceBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """All n images of every item, flattened to [B n, 3, H, W], with their labels."""
         n = self.images_per_identity
-        images = batch.images[:, :n] * 2 - 1  # [B, n, 3, H, W]: one person per item
-        b = images.shape[0]
-        identity = batch.identity[:, 0]  # the same for all n images of an item
-        real = images.flatten(0, 1)
-        real_identity, real_bin = batch.identity[:, :n].flatten(), batch.pose_bin[:, :n].flatten()
-        self.set_phase_learning_rate(step)
-        if step < self.config["pretrain_steps"]:
-            return self.pretrain_step(real, real_identity, real_bin)  # logs omega_mean as 0 too
-        self.start_adversarial_phase(step)
+        real = (batch.images[:, :n] * 2 - 1).flatten(0, 1)
+        return real, batch.identity[:, :n].flatten(), batch.pose_bin[:, :n].flatten()
+
+    def synthesize(
+        self, batch: FaceBatch, real: Tensor, identity: Tensor
+    ) -> dict[str, tuple[Tensor, Tensor, Tensor]]:
+        """The n single-image syntheses G(x_i, c_i, z_i) and one from the fused f per item."""
+        n = self.images_per_identity
+        b = real.shape[0] // n
         single_bin, single_noise = self.draw_targets(b * n, real.device)
         fused_bin, fused_noise = self.draw_targets(b, real.device)
         with self.autocast():
@@ -66,16 +68,16 @@ class DRGANMulti(DRGAN):
             )
             fused = fuse(representation.view(b, n, -1), omega.view(b, n))
             fused_fake = self.decoder(fused, one_hot(fused_bin, self.n_pose_bins), fused_noise)
-        losses = self.adversarial_step(
-            real,
-            real_identity,
-            real_bin,
-            {
-                "single": (single, real_identity, single_bin),
-                "fused": (fused_fake, identity, fused_bin),
-            },
-        )
-        losses["omega_mean"] = float(omega.detach().mean())
+        self._omega_mean = float(omega.detach().mean())
+        return {
+            "single": (single, identity, single_bin),
+            "fused": (fused_fake, identity.view(b, n)[:, 0], fused_bin),
+        }
+
+    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
+        losses = super().training_step(batch, step)  # pretraining logs omega_mean as 0
+        if losses["adversarial"]:
+            losses["omega_mean"] = self._omega_mean
         return losses
 
     def preview(self, batch: FaceBatch) -> Tensor:
