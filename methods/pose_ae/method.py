@@ -23,7 +23,9 @@ class PoseAutoencoder(Method):
     source and target while the pose changes across the whole yaw range (README).
     """
 
-    needs = frozenset({"pose_angles"})
+    # The clip labels are not read (pairs come from ``sampling_group``); ``clip`` stays
+    # declared as before 2be0f52, which tests/test_methods_registry.py lists.
+    needs = frozenset({"clip", "pose_angles"})
     provides = frozenset({"transfer", "identity_code"})
     sampling = Sampling(group="session", frames=2)
 
