@@ -217,27 +217,3 @@ def test_ipgan_identity_pool_mean_keeps_no_spatial_layout() -> None:
     torch.testing.assert_close(mean(images), code)
     with pytest.raises(ValueError, match="identity_pool must be flatten or mean"):
         IdentityEncoder(32, 4, 16, pool="max")
-
-
-@pytest.mark.parametrize("pretrain_pose", [False, True])
-def test_drgan_pretraining_fits_the_pose_head_only_when_configured(data, pretrain_pose) -> None:
-    """`pretrain_pose: true` adds D^p's cross-entropy on the real images' pose bins to the
-    identity pretraining (and logs it); `false` is tranluan's identity-only pretraining,
-    which leaves D^p's weights untouched."""
-    spec = SPECS["drgan_multi"]
-    config = spec.resolved_config("smoke", {"pretrain_pose": pretrain_pose, "pretrain_steps": 5})
-    torch.manual_seed(0)
-    method = spec.cls(config, data.info())
-    method.optimizers = method.configure_optimizers()
-    pose_head = method.discriminator.head.weight[-data.info().n_pose_bins :].detach().clone()
-    rows = data.draw_rows(spec.cls.sampling_for(config), 2, np.random.default_rng(0))
-    batch = data.batch(rows, spec.cls.needs)
-    logs = method.training_step(batch, 0)
-    assert logs["adversarial"] == 0.0  # step 0 < pretrain_steps: a pretraining step
-    moved = method.discriminator.head.weight[-data.info().n_pose_bins :].detach()
-    if pretrain_pose:
-        assert math.isfinite(logs["pretrain_pose"]) and logs["pretrain_pose"] > 0
-        assert not torch.equal(moved, pose_head)
-    else:
-        assert logs["pretrain_pose"] == 0.0
-        torch.testing.assert_close(moved, pose_head)

@@ -152,7 +152,9 @@ def test_sampling_for_config_sets_the_frames_of_every_batch(tmp_path):
         assert (batch.identity == batch.identity[:, :1]).all()  # n images of one person
         return original(self, batch, step)
 
-    config = spec.resolved_config("smoke", {"images_per_identity": 3, "steps": 2})
+    config = spec.resolved_config(
+        "smoke", {"images_per_identity": 3, "steps": 2, "sampling_group": "identity"}
+    )
     spec.cls.training_step = record
     try:
         train(spec, config, data, tmp_path, seed=0, settings=TrainSettings(device="cpu"))
