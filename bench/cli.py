@@ -281,13 +281,15 @@ def cmd_score_reconstruction(args: argparse.Namespace) -> None:
 
 def cmd_represent(args: argparse.Namespace) -> None:
     """Protocol 2 in one process: the codes of every test image, their verification on
-    pairs.txt and t-SNE figure, and (where the dataset has exact factors) MIG/DCI/SAP."""
+    pairs.txt and its same-scene twin, t-SNE figure, and (where the dataset has exact
+    factors) MIG/DCI/SAP."""
     from bench.data.index import read_meta
     from bench.protocols.representation import (
         disentanglement_rows,
         encode,
         has_exact_factors,
         load_codes,
+        pairs_files,
         save_codes,
         score_representation,
         tsne_figure,
@@ -304,7 +306,8 @@ def cmd_represent(args: argparse.Namespace) -> None:
     meta = read_meta(data)
     label = args.seed.label(args.method)
     context = run_context(meta, label, args.seed.seed)
-    write_metrics(Path(args.out), score_representation(codes, test, data / "pairs.txt"), context)
+    rows = score_representation(codes, test, pairs_files(data, meta))
+    write_metrics(Path(args.out), rows, context)
     reason = has_exact_factors(test)
     rows = (
         disentanglement_rows(codes, test, params["disentanglement"])
@@ -325,6 +328,21 @@ def cmd_represent(args: argparse.Namespace) -> None:
     write_metrics(Path(args.disentanglement), rows, context)
     title = f"{label} (seed {args.seed.seed}) on {meta['dataset']} test identities"
     tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
+
+
+def cmd_scene_reference(args: argparse.Namespace) -> None:
+    """Protocol 2's scene-only reference row: the exact scene factors of each test image
+    verified as a code on the dataset's pairs files (n/a rows where it has none)."""
+    from bench.data.index import read_index, read_meta
+    from bench.protocols.representation import SCENE_REFERENCE, pairs_files, scene_reference_rows
+    from bench.protocols.results import run_context, write_metrics
+
+    data = Path(args.data)
+    meta = read_meta(data)
+    index = read_index(data)
+    test = index[index["split"] == "test"].reset_index(drop=True)
+    rows = scene_reference_rows(test, pairs_files(data, meta))
+    write_metrics(Path(args.out), rows, run_context(meta, SCENE_REFERENCE, 0))
 
 
 def cmd_sweep_drivers(args: argparse.Namespace) -> None:
@@ -486,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--disentanglement", "--figure"):
         p.add_argument(flag, required=True)
     p.add_argument("--seed", type=run_seed, required=True)
+    p = stage(
+        "scene-reference",
+        cmd_scene_reference,
+        "protocol 2's scene-only reference: the exact scene factors verified as a code",
+    )
+    for flag in ("--data", "--out"):
+        p.add_argument(flag, required=True)
     p = stage("sweep-drivers", cmd_sweep_drivers, "render the pose-sweep drivers and exact targets")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)

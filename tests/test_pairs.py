@@ -6,12 +6,16 @@ from pathlib import Path
 import pytest
 
 from bench.metrics.pairs import (
+    SAME_SCENE_PAIRS_FILE,
     Pair,
     PairsFormatError,
     make_pairs,
+    make_scene_pairs,
     pair_image_path,
     read_pairs,
+    scene_groups_per_identity,
     write_pairs,
+    write_scene_pairs,
 )
 
 LFW_LIKE_HEAD = (
@@ -254,3 +258,113 @@ def test_make_pairs_says_how_much_data_is_needed() -> None:
         make_pairs({**{f"P{index}": 1 for index in range(30)}, "Big": 500}, n_sets=10, n_per_set=5)
     with pytest.raises(ValueError, match=r"set \d+ got .* needs 300"):
         make_pairs({**{f"P{index}": 2 for index in range(40)}, "Big": 500}, n_sets=2, n_per_set=300)
+
+
+def clip_pool(n_identities: int = 60, clips: int = 3, frames: int = 6) -> dict[str, list[str]]:
+    """SynthFaces-shaped scene groups: every identity has ``clips`` clips of ``frames`` images."""
+    return {
+        f"id{index:05d}": [f"clip{clip}" for clip in range(clips) for _ in range(frames)]
+        for index in range(n_identities)
+    }
+
+
+def scene_of(groups: dict[str, list[str]], name: str, number: int) -> str:
+    return groups[name][number - 1]
+
+
+def test_scene_pairs_never_match_two_images_of_one_scene() -> None:
+    groups = clip_pool()
+    counts = {name: len(g) for name, g in groups.items()}
+    drawn = make_scene_pairs(counts, groups, n_sets=10, n_per_set=40, seed=0)
+    assert drawn.identities_without_cross_scene_pair == ()
+    cross, same = drawn.cross_scene, drawn.same_scene
+    assert len(cross) == len(same) == 10 * 2 * 40
+    for pair in cross:
+        if pair.same:
+            assert scene_of(groups, pair.name1, pair.number1) != scene_of(
+                groups, pair.name1, pair.number2
+            )
+    for pair in same:
+        if pair.same:
+            assert scene_of(groups, pair.name1, pair.number1) == scene_of(
+                groups, pair.name1, pair.number2
+            )
+    # The twin differs only in its matched pairs: same sets, same mismatched lines.
+    assert [p for p in cross if not p.same] == [p for p in same if not p.same]
+    for fold in range(10):
+        people = {p.name1 for p in cross if p.fold == fold} | {
+            p.name2 for p in cross if p.fold == fold
+        }
+        assert {p.name1 for p in same if p.fold == fold and p.same} <= people
+    keys = [(p.name1, p.number1, p.number2) for p in cross if p.same]
+    assert len(set(keys)) == len(keys) and all(n1 < n2 for _, n1, n2 in keys)
+    assert make_pairs(counts, 10, 40, 0, scene_groups=groups) == cross
+
+
+def test_scene_pairs_are_deterministic_and_seeded(tmp_path: Path) -> None:
+    groups = clip_pool()
+    counts = {name: len(g) for name, g in groups.items()}
+    first = make_scene_pairs(counts, groups, n_sets=5, n_per_set=30, seed=3)
+    reordered = dict(reversed(list(groups.items())))
+    again = make_scene_pairs(
+        {name: len(g) for name, g in reordered.items()}, reordered, n_sets=5, n_per_set=30, seed=3
+    )
+    assert again == first
+    assert make_scene_pairs(counts, groups, n_sets=5, n_per_set=30, seed=4) != first
+    write_pairs(tmp_path / "cross.txt", first.cross_scene, 5, 30)
+    assert read_pairs(tmp_path / "cross.txt") == first.cross_scene
+
+
+def test_identity_with_one_scene_gives_no_matched_pair_and_is_counted() -> None:
+    groups = clip_pool(40)
+    for name in ("id00000", "id00001", "id00002"):
+        groups[name] = ["clip0"] * 6  # six images of one clip: no cross-scene pair
+    groups["id00003"] = ["clip0"]  # one image: no matched pair of any kind, not counted
+    counts = {name: len(g) for name, g in groups.items()}
+    drawn = make_scene_pairs(counts, groups, n_sets=4, n_per_set=20, seed=0)
+    assert drawn.identities_without_cross_scene_pair == ("id00000", "id00001", "id00002")
+    matched_people = {p.name1 for p in drawn.cross_scene if p.same}
+    assert not matched_people & {"id00000", "id00001", "id00002", "id00003"}
+    everyone = {p.name1 for p in drawn.cross_scene} | {p.name2 for p in drawn.cross_scene}
+    assert "id00000" in everyone  # still in a set: it gives mismatched pairs
+
+
+def test_too_few_cross_scene_pairs_names_the_config_keys() -> None:
+    groups = {f"id{index:05d}": ["a"] * 4 + ["b"] for index in range(20)}  # 4 cross pairs each
+    groups.update({f"one{index}": ["a"] * 5 for index in range(7)})
+    counts = {name: len(g) for name, g in groups.items()}
+    with pytest.raises(ValueError) as error:
+        make_scene_pairs(counts, groups, n_sets=10, n_per_set=9, config_key="synthfaces.pairs")
+    message = str(error.value)
+    assert "at least 90 distinct cross-scene matched pairs" in message and "has 80" in message
+    assert "7 identities have all their images in one scene group" in message
+    assert "synthfaces.pairs.sets" in message and "synthfaces.pairs.per_set" in message
+    with pytest.raises(ValueError, match=r"at least 10 identities with images in two scene"):
+        make_scene_pairs(counts, {n: ["a"] * c for n, c in counts.items()}, n_sets=10, n_per_set=1)
+    with pytest.raises(ValueError, match=r"4 images but 3 scene groups"):
+        make_scene_pairs({"Ann": 4, "Bob": 2}, {"Ann": [1, 1, 2], "Bob": [1, 2]}, 1, 1)
+
+
+def test_write_scene_pairs_writes_both_files_and_the_meta_entry(tmp_path: Path) -> None:
+    groups = clip_pool(30, clips=2, frames=4)
+    entry = write_scene_pairs(tmp_path, groups, {"sets": 3, "per_set": 12, "seed": 0})
+    assert entry == {
+        "cross_scene": True,
+        "same_scene_pairs_file": SAME_SCENE_PAIRS_FILE,
+        "identities_without_cross_scene_pair": 0,
+    }
+    cross, same = read_pairs(tmp_path / "pairs.txt"), read_pairs(tmp_path / SAME_SCENE_PAIRS_FILE)
+    assert len(cross) == len(same) == 3 * 2 * 12
+    # Three clips of two images: 3 same-scene pairs per person, 30 per set of 10 people.
+    sparse = clip_pool(30, clips=3, frames=2)
+    entry = write_scene_pairs(tmp_path, sparse, {"sets": 3, "per_set": 35, "seed": 0})
+    assert entry["same_scene_pairs_file"] is None
+    assert entry["same_scene_unavailable"] == "set 1 has 30 same-scene matched pairs, 35 needed"
+    assert not (tmp_path / SAME_SCENE_PAIRS_FILE).exists()
+
+
+def test_scene_groups_per_identity_orders_by_image_number() -> None:
+    groups = scene_groups_per_identity(["B", "A", "A", "B"], [2, 2, 1, 1], [7, 1, 0, 6])
+    assert groups == {"A": [0, 1], "B": [6, 7]}
+    with pytest.raises(ValueError, match=r"'A': image numbers must be 1..2"):
+        scene_groups_per_identity(["A", "A"], [1, 3], [0, 0])

@@ -292,19 +292,41 @@ def test_pose_ae_trains_and_transfers_on_prepared_data(dataset, tmp_path):
 
 
 def test_identity_code_that_encodes_identity_verifies_perfectly(dataset):
-    from bench.protocols.representation import score_representation
+    from bench.protocols.representation import pairs_files, score_representation
 
     test = FaceData.load(dataset, "test")
     labels = test.index["identity"].to_numpy()
     one_hot = (labels[:, None] == np.unique(labels)[None]).astype(float)
     noise = np.random.default_rng(0).normal(size=(len(test), 8))
-    rows = score_representation({"identity": one_hot, "pose": noise}, test, dataset / "pairs.txt")
+    pairs = pairs_files(dataset, read_meta(dataset))
+    rows = score_representation({"identity": one_hot, "pose": noise}, test, pairs)
     by_metric = {r["metric"]: r for r in rows}
-    assert by_metric["verification_accuracy[identity-code/cosine]"]["value"] == 1.0
-    assert by_metric["verification_accuracy[identity-code/sql2]"]["value"] == 1.0
-    assert (
-        by_metric["verification_accuracy[pose-code/cosine]"]["protocol"] == "representation/leakage"
-    )
+    for kind in ("cross-scene", "same-scene"):
+        assert by_metric[f"verification_accuracy[identity-code/cosine/{kind}]"]["value"] == 1.0
+        assert by_metric[f"verification_accuracy[identity-code/sql2/{kind}]"]["value"] == 1.0
+    pose = by_metric["verification_accuracy[pose-code/cosine/cross-scene]"]
+    assert pose["protocol"] == "representation/leakage" and pose["pairs"] == "cross_scene"
+
+
+def test_matched_pairs_cross_scenes_and_the_same_scene_twin_is_recorded(dataset):
+    from bench.data.index import scene_groups
+
+    test = read_index(dataset).query("split == 'test'")
+    scene_of = dict(zip(test["path"], scene_groups(test), strict=True))
+
+    def scene(name, number):
+        return scene_of[f"images/{name}/{name}_{number:04d}.png"]
+
+    entry = read_meta(dataset)["pairs"]
+    assert entry == {
+        "cross_scene": True,
+        "same_scene_pairs_file": "pairs_same_scene.txt",
+        "identities_without_cross_scene_pair": 0,
+    }
+    cross, same = read_pairs(dataset / "pairs.txt"), read_pairs(dataset / "pairs_same_scene.txt")
+    assert all(scene(p.name1, p.number1) != scene(p.name1, p.number2) for p in cross if p.same)
+    assert all(scene(p.name1, p.number1) == scene(p.name1, p.number2) for p in same if p.same)
+    assert [p for p in cross if not p.same] == [p for p in same if not p.same]
 
 
 def test_pairs_line_naming_a_missing_image_is_an_error_not_a_skip(dataset, tmp_path):

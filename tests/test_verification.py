@@ -200,3 +200,31 @@ def test_unknown_metric_and_malformed_inputs_raise_clear_errors() -> None:
         evaluate_verification(distances, same.astype(int) * 2, folds)
     with pytest.raises(ValueError, match="NaN"):
         evaluate_verification(np.where(folds == 1, np.nan, distances), same, folds)
+
+
+def test_accuracy_by_yaw_gap_equals_a_direct_computation_with_fold_thresholds() -> None:
+    from bench.protocols.representation import accuracy_by_yaw_gap
+
+    rng = np.random.default_rng(7)
+    same, folds = lfw_layout(40)
+    distances = rng.normal(loc=np.where(same, 0.8, 1.2), scale=0.3)
+    gap = rng.uniform(0, 150, size=same.size)
+    gap[:3] = [0.0, 30.0, 60.0]  # bin edges: upper bounds belong to the lower bin
+    accuracies, thresholds, _ = brute_force_protocol(distances, same, folds, 0.05)
+    result = evaluate_verification(distances, same, folds)
+    np.testing.assert_allclose(result.thresholds, thresholds, atol=1e-12)
+    bins = accuracy_by_yaw_gap(distances, same, folds, result.thresholds, gap)
+    edges = [(0.0, 30.0), (30.0, 60.0), (60.0, np.inf)]
+    assert [b["label"] for b in bins] == ["0-30", "30-60", ">60"]
+    for found, (low, high) in zip(bins, edges, strict=True):
+        inside = (gap <= high) & ((gap > low) if low > 0 else True)
+        predicted = distances[inside] < thresholds[folds[inside]]
+        assert found["n"] == inside.sum() and found["n_matched"] == (inside & same).sum()
+        assert found["accuracy"] == pytest.approx(accuracy_score(same[inside], predicted))
+        matched = same[inside]
+        assert found["matched_accuracy"] == pytest.approx(predicted[matched].mean())
+        assert found["mismatched_accuracy"] == pytest.approx((~predicted[~matched]).mean())
+    assert sum(b["n"] for b in bins) == same.size
+    # The bins split the protocol's own decisions: their pair-weighted mean is its accuracy.
+    weighted = sum(b["accuracy"] * b["n"] for b in bins) / same.size
+    assert weighted == pytest.approx(np.mean(accuracies), abs=1e-12)  # equal-sized folds

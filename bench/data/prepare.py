@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.data.index import INDEX_COLUMNS, grouping_sizes, save_image
-from bench.metrics.pairs import make_pairs, pair_image_path, write_pairs
+from bench.data.index import INDEX_COLUMNS, grouping_sizes, save_image, scene_groups
+from bench.metrics.pairs import pair_image_path, scene_groups_per_identity, write_scene_pairs
 
 log = logging.getLogger(__name__)
 
@@ -222,14 +222,10 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         paths=index["path"].to_numpy(str),
     )
     test = index[index.split == "test"]
-    per_identity = test.groupby("name").size().to_dict()
     pairs = settings["pairs"]
-    write_pairs(
-        out_dir / "pairs.txt",
-        make_pairs(per_identity, pairs["sets"], pairs["per_set"], pairs["seed"]),
-        pairs["sets"],
-        pairs["per_set"],
-    )
+    # Matched pairs never share a scene (clip or session); pairs_same_scene.txt is the twin.
+    groups = scene_groups_per_identity(test["name"], test["number"], scene_groups(test))
+    pairs_entry = write_scene_pairs(out_dir, groups, pairs, config_key="synthfaces.pairs")
     from bench.data import synthfaces
 
     meta = {
@@ -244,6 +240,7 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         "groupings": {
             split: grouping_sizes(index[index.split == split]) for split in ("train", "test")
         },
+        "pairs": pairs_entry,
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info(

@@ -4,11 +4,15 @@ Format (LFW View 2): a header ``<n_sets>\\t<n_per_set>`` (LFW: ``10\\t300``), th
 set ``n_per_set`` matched lines ``name\\tn1\\tn2`` followed by ``n_per_set`` mismatched lines
 ``name1\\tn1\\tname2\\tn2``; TAB separated, 1-based unpadded image numbers, trailing newline.
 Set k of the file is fold k (0-based) of the 10-fold protocol.
+
+With scene groups (the clip or session of every image), :func:`make_scene_pairs` draws
+matched pairs only across scene groups, as LFW's matched pairs are different photos, and a
+diagnostic file whose matched pairs share a scene group (same sets, same mismatched pairs).
 """
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -120,7 +124,12 @@ def write_pairs(path: str | PathLike, pairs: Sequence[Pair], n_sets: int, n_per_
 
 
 def make_pairs(
-    images_per_identity: dict[str, int], n_sets: int = 10, n_per_set: int = 300, seed: int = 0
+    images_per_identity: dict[str, int],
+    n_sets: int = 10,
+    n_per_set: int = 300,
+    seed: int = 0,
+    scene_groups: Mapping[str, Sequence[Hashable]] | None = None,
+    config_key: str = "pairs",
 ) -> list[Pair]:
     """Draw a View-2-like protocol: identity-disjoint sets of distinct matched/mismatched pairs.
 
@@ -131,15 +140,17 @@ def make_pairs(
     and one random image of each. Pairs are unique up to order, stored with
     ``number1 < number2`` (matched) and ``name1 < name2`` (mismatched), and sorted within each
     block. Identities with 0 images are ignored.
+
+    ``scene_groups`` (the scene group of each image number 1..n of each identity: its clip
+    or session) makes every matched pair cross scene groups: the cross-scene file of
+    :func:`make_scene_pairs`; its errors name ``<config_key>.sets`` and
+    ``<config_key>.per_set``. Without it the pairs are exactly those of earlier versions.
     """
-    if n_sets < 1 or n_per_set < 1:
-        raise ValueError(
-            f"make_pairs needs n_sets >= 1 and n_per_set >= 1, got {n_sets}, {n_per_set}."
-        )
-    for name, count in images_per_identity.items():
-        _check_name(name, "make_pairs identity name")
-        if count < 0:
-            raise ValueError(f"make_pairs: identity {name!r} has a negative image count {count}.")
+    if scene_groups is not None:
+        return make_scene_pairs(
+            images_per_identity, scene_groups, n_sets, n_per_set, seed, config_key
+        ).cross_scene
+    _check_settings(images_per_identity, n_sets, n_per_set)
     counts = {name: int(count) for name, count in images_per_identity.items() if count > 0}
     _check_pool_size(counts, n_sets, n_per_set)
     rng = np.random.default_rng(seed)
@@ -149,11 +160,174 @@ def make_pairs(
         _check_group_size(group, counts, fold, n_per_set)
         matched = sorted(_draw_matched(group, counts, n_per_set, rng))
         mismatched = sorted(_draw_mismatched(group, counts, n_per_set, rng))
-        for name, number1, number2 in matched:
-            pairs.append(Pair(name, number1, name, number2, True, fold, 2 + len(pairs)))
-        for name1, number1, name2, number2 in mismatched:
-            pairs.append(Pair(name1, number1, name2, number2, False, fold, 2 + len(pairs)))
+        _append_set(pairs, fold, matched, mismatched)
     return pairs
+
+
+@dataclass(frozen=True)
+class ScenePairs:
+    """The pairs of :func:`make_scene_pairs`: the protocol's file and its same-scene twin.
+
+    ``cross_scene``: every matched pair joins two scene groups (``pairs.txt``).
+    ``same_scene``: the same identity sets and the same mismatched pairs, but every matched
+    pair inside one scene group (a diagnostic: what a code reads from the scene); ``None``
+    where some set cannot fill it, with the reason in ``same_scene_unavailable``.
+    ``identities_without_cross_scene_pair``: identities with >= 2 images, all in one scene
+    group, which can give no matched pair to ``cross_scene``.
+    """
+
+    cross_scene: list[Pair]
+    same_scene: list[Pair] | None
+    identities_without_cross_scene_pair: tuple[str, ...]
+    same_scene_unavailable: str | None = None
+
+
+def make_scene_pairs(
+    images_per_identity: dict[str, int],
+    scene_groups: Mapping[str, Sequence[Hashable]],
+    n_sets: int = 10,
+    n_per_set: int = 300,
+    seed: int = 0,
+    config_key: str = "pairs",
+) -> ScenePairs:
+    """Matched pairs across scene groups (and, as a diagnostic, within them), LFW View 2 layout.
+
+    ``scene_groups[name][i]`` is the scene group (clip, session: one background and light)
+    of image number ``i + 1`` of ``name``. Identities are dealt into sets balancing their
+    cross-scene capacity; each set's matched pairs go round-robin over its people with a
+    cross-scene pair, each drawn uniformly among that person's distinct cross-scene image
+    pairs; mismatched pairs are drawn as in :func:`make_pairs`. The same-scene twin reuses
+    the sets and mismatched pairs and draws its matched pairs from another seeded stream,
+    so the cross-scene file does not depend on it. Too few cross-scene pairs is a
+    ValueError naming ``<config_key>.sets`` and ``<config_key>.per_set``.
+    """
+    _check_settings(images_per_identity, n_sets, n_per_set)
+    counts = {name: int(count) for name, count in images_per_identity.items() if count > 0}
+    labels = _scene_labels(counts, scene_groups)
+    cross = {name: _scene_index_pairs(labels[name], across=True) for name in counts}
+    within = {name: _scene_index_pairs(labels[name], across=False) for name in counts}
+    cross_capacity = {name: len(pairs) for name, pairs in cross.items()}
+    without = tuple(
+        sorted(name for name in counts if counts[name] >= 2 and cross_capacity[name] == 0)
+    )
+    _check_scene_pool_size(counts, cross_capacity, without, n_sets, n_per_set, config_key)
+    rng = np.random.default_rng(seed)
+    sets = _split_identities(counts, n_sets, rng, cross_capacity)
+    cross_pairs: list[Pair] = []
+    mismatched_of_set = []
+    for fold, people in enumerate(sets):
+        _check_scene_set_size(people, counts, cross_capacity, fold, n_per_set, config_key)
+        matched = sorted(_draw_matched_from(people, cross, n_per_set, rng))
+        mismatched = sorted(_draw_mismatched(people, counts, n_per_set, rng))
+        mismatched_of_set.append(mismatched)
+        _append_set(cross_pairs, fold, matched, mismatched)
+    same_rng = np.random.default_rng([seed, 1])
+    same_pairs: list[Pair] | None = []
+    unavailable = None
+    for fold, people in enumerate(sets):
+        capacity = sum(len(within[name]) for name in people)
+        if capacity < n_per_set:
+            same_pairs = None
+            unavailable = (
+                f"set {fold + 1} has {capacity} same-scene matched pairs, {n_per_set} needed"
+            )
+            break
+        matched = sorted(_draw_matched_from(people, within, n_per_set, same_rng))
+        _append_set(same_pairs, fold, matched, mismatched_of_set[fold])
+    return ScenePairs(cross_pairs, same_pairs, without, unavailable)
+
+
+def scene_groups_per_identity(
+    names: Sequence[str], numbers: Sequence[int], groups: Sequence[Hashable]
+) -> dict[str, list[Hashable]]:
+    """``{name: [scene group of image 1, 2, ...]}`` from one row per image (any row order).
+
+    Every identity's image numbers must be exactly 1..n (the LFW numbering of pairs files).
+    """
+    if not len(names) == len(numbers) == len(groups):
+        raise ValueError(
+            f"scene_groups_per_identity needs one name, number and group per image, got "
+            f"{len(names)}, {len(numbers)} and {len(groups)}."
+        )
+    by_name: dict[str, dict[int, Hashable]] = {}
+    for name, number, group in zip(names, numbers, groups, strict=True):
+        by_name.setdefault(str(name), {})[int(number)] = group
+    out = {}
+    for name, numbered in by_name.items():
+        if sorted(numbered) != list(range(1, len(numbered) + 1)):
+            raise ValueError(
+                f"identity {name!r}: image numbers must be 1..{len(numbered)} without gaps "
+                "or repeats to map scene groups onto pairs lines."
+            )
+        out[name] = [numbered[number] for number in range(1, len(numbered) + 1)]
+    return out
+
+
+#: The diagnostic twin of ``pairs.txt`` beside it: matched pairs inside one scene group.
+SAME_SCENE_PAIRS_FILE = "pairs_same_scene.txt"
+
+
+def write_scene_pairs(
+    out_dir: str | PathLike,
+    scene_groups: Mapping[str, Sequence[Hashable]],
+    settings: Mapping[str, int],
+    config_key: str = "pairs",
+) -> dict[str, object]:
+    """Write ``pairs.txt`` (cross-scene matched pairs) and ``pairs_same_scene.txt``.
+
+    ``scene_groups``: every identity of the split to draw over, with the scene group of each
+    of its image numbers 1..n; ``settings``: ``sets``, ``per_set`` and ``seed`` (the config
+    section ``config_key``). Returns the ``pairs`` entry of ``meta.json``. Where the
+    same-scene twin cannot be filled, no such file is left and the entry says why.
+    """
+    out_dir = Path(out_dir)
+    drawn = make_scene_pairs(
+        {name: len(groups) for name, groups in scene_groups.items()},
+        scene_groups,
+        settings["sets"],
+        settings["per_set"],
+        settings["seed"],
+        config_key,
+    )
+    write_pairs(out_dir / "pairs.txt", drawn.cross_scene, settings["sets"], settings["per_set"])
+    same_path = out_dir / SAME_SCENE_PAIRS_FILE
+    entry: dict[str, object] = {
+        "cross_scene": True,
+        "same_scene_pairs_file": None,
+        "identities_without_cross_scene_pair": len(drawn.identities_without_cross_scene_pair),
+    }
+    if drawn.same_scene is None:
+        same_path.unlink(missing_ok=True)
+        entry["same_scene_unavailable"] = drawn.same_scene_unavailable
+    else:
+        write_pairs(same_path, drawn.same_scene, settings["sets"], settings["per_set"])
+        entry["same_scene_pairs_file"] = SAME_SCENE_PAIRS_FILE
+    return entry
+
+
+def _check_settings(images_per_identity: dict[str, int], n_sets: int, n_per_set: int) -> None:
+    """Raise ValueError for impossible set sizes, bad names or negative image counts."""
+    if n_sets < 1 or n_per_set < 1:
+        raise ValueError(
+            f"make_pairs needs n_sets >= 1 and n_per_set >= 1, got {n_sets}, {n_per_set}."
+        )
+    for name, count in images_per_identity.items():
+        _check_name(name, "make_pairs identity name")
+        if count < 0:
+            raise ValueError(f"make_pairs: identity {name!r} has a negative image count {count}.")
+
+
+def _append_set(
+    pairs: list[Pair],
+    fold: int,
+    matched: list[tuple[str, int, int]],
+    mismatched: list[tuple[str, int, str, int]],
+) -> None:
+    """Append one set's matched then mismatched pairs, numbering their file lines."""
+    for name, number1, number2 in matched:
+        pairs.append(Pair(name, number1, name, number2, True, fold, 2 + len(pairs)))
+    for name1, number1, name2, number2 in mismatched:
+        pairs.append(Pair(name1, number1, name2, number2, False, fold, 2 + len(pairs)))
 
 
 def _expected_layout(n_sets: int, n_per_set: int) -> Iterator[tuple[int, bool, int]]:
@@ -292,20 +466,31 @@ def _check_pool_size(counts: dict[str, int], n_sets: int, n_per_set: int) -> Non
 
 
 def _split_identities(
-    counts: dict[str, int], n_sets: int, rng: np.random.Generator
+    counts: dict[str, int],
+    n_sets: int,
+    rng: np.random.Generator,
+    capacity: dict[str, int] | None = None,
 ) -> list[list[str]]:
-    """Deal identities into disjoint groups, balancing matched-pair capacity, then head count."""
+    """Deal identities into disjoint groups, balancing matched-pair capacity, then head count.
+
+    ``capacity`` (default: every unordered image pair of a person) is what a person can give
+    to the matched pairs; the largest go first. With the default, sorting by capacity is
+    sorting by image count (C(n, 2) grows strictly with n), so the deal is that of earlier
+    versions.
+    """
+    if capacity is None:
+        capacity = {name: _matched_capacity(count) for name, count in counts.items()}
     shuffled = [str(name) for name in rng.permutation(sorted(counts))]
-    by_images = sorted(shuffled, key=lambda name: -counts[name])  # stable: ties stay shuffled
+    by_capacity = sorted(shuffled, key=lambda name: -capacity[name])  # stable: ties stay shuffled
     groups: list[list[str]] = [[] for _ in range(n_sets)]
     capacities = [0] * n_sets
-    for name in by_images:
-        if counts[name] >= 2:
+    for name in by_capacity:
+        if capacity[name] >= 1:
             target = min(range(n_sets), key=lambda k: (capacities[k], len(groups[k]), k))
         else:
             target = min(range(n_sets), key=lambda k: (len(groups[k]), k))
         groups[target].append(name)
-        capacities[target] += _matched_capacity(counts[name])
+        capacities[target] += capacity[name]
     return groups
 
 
@@ -321,23 +506,133 @@ def _check_group_size(group: list[str], counts: dict[str, int], fold: int, n_per
         )
 
 
+def _round_robin_quota(people: list[str], capacity: dict[str, int], n_pairs: int) -> dict[str, int]:
+    """Matched pairs per person: one each in turn, skipping people whose pairs are used up."""
+    quota = dict.fromkeys(people, 0)
+    assigned = 0
+    while assigned < n_pairs:
+        for name in people:
+            if assigned < n_pairs and quota[name] < capacity[name]:
+                quota[name] += 1
+                assigned += 1
+    return quota
+
+
 def _draw_matched(
     group: list[str], counts: dict[str, int], n_pairs: int, rng: np.random.Generator
 ) -> list[tuple[str, int, int]]:
     """Draw distinct (name, n1, n2) same-person pairs, spreading them over the group's people."""
     people = [str(name) for name in rng.permutation(sorted(n for n in group if counts[n] >= 2))]
-    quota = dict.fromkeys(people, 0)
-    assigned = 0
-    while assigned < n_pairs:
-        for name in people:
-            if assigned < n_pairs and quota[name] < _matched_capacity(counts[name]):
-                quota[name] += 1
-                assigned += 1
+    capacity = {name: _matched_capacity(counts[name]) for name in people}
+    quota = _round_robin_quota(people, capacity, n_pairs)
     drawn = []
     for name in people:
         for index_a, index_b in _distinct_index_pairs(counts[name], quota[name], rng):
             drawn.append((name, index_a + 1, index_b + 1))
     return drawn
+
+
+def _draw_matched_from(
+    group: list[str], candidates: dict[str, np.ndarray], n_pairs: int, rng: np.random.Generator
+) -> list[tuple[str, int, int]]:
+    """Like :func:`_draw_matched`, over each person's allowed 0-based index pairs ``[m, 2]``."""
+    people = [str(name) for name in rng.permutation(sorted(n for n in group if len(candidates[n])))]
+    quota = _round_robin_quota(people, {name: len(candidates[name]) for name in people}, n_pairs)
+    drawn = []
+    for name in people:
+        if quota[name] == 0:
+            continue
+        chosen = rng.choice(len(candidates[name]), size=quota[name], replace=False)
+        for index_a, index_b in candidates[name][np.sort(chosen)]:
+            drawn.append((name, int(index_a) + 1, int(index_b) + 1))
+    return drawn
+
+
+def _scene_labels(
+    counts: dict[str, int], scene_groups: Mapping[str, Sequence[Hashable]]
+) -> dict[str, np.ndarray]:
+    """Each identity's scene groups as small integers, one per image; checks the lengths."""
+    labels = {}
+    for name, count in counts.items():
+        if name not in scene_groups:
+            raise ValueError(f"make_pairs: scene_groups has no entry for identity {name!r}.")
+        groups = list(scene_groups[name])
+        if len(groups) != count:
+            raise ValueError(
+                f"make_pairs: identity {name!r} has {count} images but {len(groups)} scene "
+                "groups; give the scene group of every image number 1..n."
+            )
+        codes: dict[Hashable, int] = {}
+        labels[name] = np.array([codes.setdefault(g, len(codes)) for g in groups], np.int64)
+    return labels
+
+
+def _scene_index_pairs(labels: np.ndarray, across: bool) -> np.ndarray:
+    """Every unordered 0-based image pair ``[m, 2]`` (i < j, sorted) across or within groups."""
+    first, second = np.triu_indices(len(labels), k=1)
+    keep = (labels[first] != labels[second]) if across else (labels[first] == labels[second])
+    return np.stack([first[keep], second[keep]], axis=1)
+
+
+def _scene_advice(config_key: str) -> str:
+    return (
+        f"lower {config_key}.sets or {config_key}.per_set in the config, or give the test "
+        "identities more scenes (clips or sessions)"
+    )
+
+
+def _check_scene_pool_size(
+    counts: dict[str, int],
+    cross_capacity: dict[str, int],
+    without: tuple[str, ...],
+    n_sets: int,
+    n_per_set: int,
+    config_key: str,
+) -> None:
+    """Raise ValueError when too few cross-scene matched pairs exist for the protocol."""
+    eligible = sum(1 for capacity in cross_capacity.values() if capacity >= 1)
+    total = sum(cross_capacity.values())
+    problems = []
+    if len(counts) < 2 * n_sets:
+        problems.append(
+            f"at least {2 * n_sets} identities (2 per set for mismatched pairs), got {len(counts)}"
+        )
+    if eligible < n_sets:
+        problems.append(
+            f"at least {n_sets} identities with images in two scene groups (one per set), "
+            f"got {eligible}"
+        )
+    if total < n_sets * n_per_set:
+        problems.append(
+            f"at least {n_sets * n_per_set} distinct cross-scene matched pairs "
+            f"({n_sets} x {n_per_set}), the pool has {total}"
+        )
+    if problems:
+        raise ValueError(
+            f"make_pairs with scene groups (sets={n_sets}, per_set={n_per_set}) needs "
+            + "; ".join(problems)
+            + f" ({len(without)} identities have all their images in one scene group and give "
+            f"no matched pair); {_scene_advice(config_key)}."
+        )
+
+
+def _check_scene_set_size(
+    people: list[str],
+    counts: dict[str, int],
+    cross_capacity: dict[str, int],
+    fold: int,
+    n_per_set: int,
+    config_key: str,
+) -> None:
+    """Raise ValueError when one identity set cannot supply a full cross-scene set."""
+    matched = sum(cross_capacity[name] for name in people)
+    mismatched = _mismatched_capacity([counts[name] for name in people])
+    if matched < n_per_set or mismatched < n_per_set:
+        raise ValueError(
+            f"make_pairs with scene groups: set {fold + 1} got {len(people)} identities offering "
+            f"{matched} distinct cross-scene matched and {mismatched} mismatched pairs, but "
+            f"needs {n_per_set} of each; {_scene_advice(config_key)}."
+        )
 
 
 def _distinct_index_pairs(

@@ -4,16 +4,23 @@
 (``codes.npz``, index order). ``score_representation`` runs LFW-protocol verification
 (10 folds in file order, threshold chosen on 9) on the identity code, and on every
 other code as a leakage check (near 50% when identity does not leak into it), under
-cosine and squared-L2 distances, and draws the t-SNE figures.
+cosine and squared-L2 distances, on each pairs file of the dataset: ``pairs.txt``, whose
+matched pairs cross scenes (clips, sessions) where the dataset knows them, and its
+same-scene twin (a diagnostic), with the accuracy per yaw gap between a pair's images.
+``scene_reference_rows`` scores the exact scene factors of each test image as a code through
+the same function: what the scene alone verifies. It also draws the t-SNE figures.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from bench.data.dataset import FaceData, to_float_images
@@ -27,6 +34,80 @@ log = logging.getLogger(__name__)
 
 PROTOCOL = "representation"
 DISTANCES = ("cosine", "sql2")
+#: What a pairs file's matched pairs are: across scene groups, inside one, or not known
+#: (a dataset without scene groups, such as LFW's own pairs.txt used as given).
+PAIRS_KINDS = ("cross_scene", "same_scene", "scene_unchecked")
+#: |yaw1 - yaw2| bins (degrees, upper bound included): (metric suffix, label, low, high).
+YAW_GAP_BINS = (
+    ("0_30", "0-30", 0.0, 30.0),
+    ("30_60", "30-60", 30.0, 60.0),
+    ("over_60", ">60", 60.0, float("inf")),
+)
+#: SynthFaces' exact scene factors: light, ambient, background and expression strengths.
+SCENE_FACTORS = (
+    "light_azimuth",
+    "light_elevation",
+    "ambient",
+    "bg_r",
+    "bg_g",
+    "bg_b",
+    "mouth_open",
+    "smile",
+    "brow_raise",
+    "eye_close",
+)
+#: The method label of the scene-only reference rows (one per dataset, not a method).
+SCENE_REFERENCE = "scene only (exact factors)"
+VERIFICATION_KEYS = (("accuracy", True), ("auc", True), ("eer", False), ("tar_at_far", True))
+
+
+@dataclass(frozen=True)
+class PairsFile:
+    """One pairs file of a dataset: its kind (:data:`PAIRS_KINDS`) and path, or why it is absent."""
+
+    kind: str
+    path: Path | None
+    reason: str | None = None
+    #: Test identities whose images all lie in one scene group (``meta.json``'s count):
+    #: they give no matched pair to a cross-scene file.
+    identities_without_cross_scene_pair: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The kind as written in metric names: ``cross-scene``, ``same-scene``, ..."""
+        return self.kind.replace("_", "-")
+
+
+def pairs_files(data_dir: Path, meta: dict[str, Any]) -> list[PairsFile]:
+    """``pairs.txt`` and its same-scene twin, as ``meta.json``'s ``pairs`` entry describes them.
+
+    A dataset without that entry (no scene groups known) has ``pairs.txt`` as
+    ``scene_unchecked`` and no same-scene file.
+    """
+    data_dir = Path(data_dir)
+    entry = meta.get("pairs") or {}
+    if not entry.get("cross_scene"):
+        reason = (
+            f"{meta.get('dataset', data_dir.name)}'s meta.json records no scene groups, so "
+            "pairs.txt is not known to cross scenes and there is no same-scene pairs file"
+        )
+        return [
+            PairsFile("scene_unchecked", data_dir / "pairs.txt"),
+            PairsFile("same_scene", None, reason),
+        ]
+    same = entry.get("same_scene_pairs_file")
+    return [
+        PairsFile(
+            "cross_scene",
+            data_dir / "pairs.txt",
+            identities_without_cross_scene_pair=entry.get("identities_without_cross_scene_pair"),
+        ),
+        PairsFile("same_scene", data_dir / same)
+        if same
+        else PairsFile(
+            "same_scene", None, f"no same-scene pairs file: {entry.get('same_scene_unavailable')}"
+        ),
+    ]
 
 
 def encode(method: Method, test: FaceData, batch_size: int = 256) -> dict[str, np.ndarray]:
@@ -55,13 +136,15 @@ def load_codes(path: Path, test: FaceData) -> dict[str, np.ndarray]:
 
 
 def pair_rows(
-    test: FaceData, pairs_path: Path
+    test: FaceData | pd.DataFrame, pairs_path: Path
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Row numbers of both images of every pair, same-person flags and folds.
 
-    A pair whose image is missing is an error, never skipped: skipping shifts the folds.
+    ``test``: the test split, or its index table. A pair whose image is missing is an error,
+    never skipped: skipping shifts the folds.
     """
-    row_of = {p: i for i, p in enumerate(test.index["path"])}
+    index = test if isinstance(test, pd.DataFrame) else test.index
+    row_of = {p: i for i, p in enumerate(index["path"])}
     pairs = read_pairs(pairs_path)
     rows = np.empty((len(pairs), 2), np.int64)
     for number, pair in enumerate(pairs):
@@ -79,47 +162,218 @@ def pair_rows(
     return rows[:, 0], rows[:, 1], same, folds
 
 
-def score_representation(
-    codes: dict[str, np.ndarray], test: FaceData, pairs_path: Path
+def accuracy_by_yaw_gap(
+    distances: np.ndarray,
+    same: np.ndarray,
+    folds: np.ndarray,
+    thresholds: np.ndarray,
+    yaw_gap: np.ndarray,
 ) -> list[dict[str, Any]]:
-    """Verification rows for every code and distance (identity code first, then leakage)."""
-    first, second, same, folds = pair_rows(test, pairs_path)
+    """Accuracy per :data:`YAW_GAP_BINS` bin, each pair judged by its fold's threshold.
+
+    ``thresholds[k]`` is the one the 10-fold protocol chose on the other folds for fold k
+    (``VerificationResult.thresholds``), so the bins split the protocol's own decisions.
+    Per bin: accuracy over its pairs, over its matched pairs (accepted) and its mismatched
+    pairs (rejected), and the counts; NaN where a bin holds no such pair.
+    """
+    correct = (distances < thresholds[folds]) == same
+    out = []
+    for suffix, label, low, high in YAW_GAP_BINS:
+        inside = (yaw_gap > low) & (yaw_gap <= high) if low > 0 else (yaw_gap <= high)
+        matched, mismatched = inside & same, inside & ~same
+        out.append(
+            {
+                "bin": suffix,
+                "label": label,
+                "n": int(inside.sum()),
+                "n_matched": int(matched.sum()),
+                "n_mismatched": int(mismatched.sum()),
+                "accuracy": float(correct[inside].mean()) if inside.any() else float("nan"),
+                "matched_accuracy": float(correct[matched].mean())
+                if matched.any()
+                else float("nan"),
+                "mismatched_accuracy": float(correct[mismatched].mean())
+                if mismatched.any()
+                else float("nan"),
+            }
+        )
+    return out
+
+
+def verification_rows(
+    codes: dict[str, np.ndarray],
+    index: pd.DataFrame,
+    pairs: Sequence[PairsFile],
+    reference: bool = False,
+) -> list[dict[str, Any]]:
+    """LFW-protocol rows of every code on every pairs file, with accuracy per yaw gap.
+
+    ``index``: the test split's index (row order of the codes). Protocol
+    ``representation/identity`` for the identity code, ``representation/leakage`` for any
+    other, ``representation/reference`` for every code when ``reference``. Metric names end
+    in ``[<code>-code/<distance>/<pairs kind>]`` and each row carries ``code``,
+    ``distance`` and ``pairs``. A pairs file the dataset lacks gives n/a rows with the reason.
+    """
+    order = sorted(codes, key=lambda c: (c != "identity", c))
+    yaw = pd.to_numeric(index["yaw"], errors="coerce").to_numpy(float)
+    yaw_source = ",".join(sorted(index["pose_source"].astype(str).unique()))
     rows = []
-    for code in sorted(codes, key=lambda c: (c != "identity", c)):
-        role = "identity" if code == "identity" else "leakage"
-        for distance in DISTANCES:
-            result = evaluate_verification(
-                pair_distances(codes[code][first], codes[code][second], distance), same, folds
-            )
-            stats = result.as_dict()
-            name = f"{code}-code/{distance}"
-            for key, higher in (
-                ("accuracy", True),
-                ("auc", True),
-                ("eer", False),
-                ("tar_at_far", True),
-            ):
-                rows.append(
-                    {
-                        "metric": f"verification_{key}[{name}]",
-                        "value": float(stats[key]),
-                        "n": int(stats["n_pairs"]),
-                        "sem": float(stats["accuracy_sem"]) if key == "accuracy" else None,
-                        "spread": "standard error over the 10 folds (LFW)"
+    for pairs_file in pairs:
+        if pairs_file.path is None:
+            for code in order:
+                for distance in DISTANCES:
+                    row = _verification_row(code, distance, pairs_file, "accuracy", reference)
+                    rows.append(
+                        {**row, "value": float("nan"), "n": 0, "na_reason": pairs_file.reason}
+                    )
+            continue
+        first, second, same, folds = pair_rows(index, pairs_file.path)
+        gap = np.abs(yaw[first] - yaw[second])
+        for code in order:
+            for distance in DISTANCES:
+                distances = pair_distances(codes[code][first], codes[code][second], distance)
+                result = evaluate_verification(distances, same, folds)
+                stats = result.as_dict()
+                for key, _ in VERIFICATION_KEYS:
+                    row = _verification_row(code, distance, pairs_file, key, reference)
+                    row.update(
+                        value=float(stats[key]),
+                        n=int(stats["n_pairs"]),
+                        sem=float(stats["accuracy_sem"]) if key == "accuracy" else None,
+                        spread="standard error over the 10 folds (LFW)"
                         if key == "accuracy"
                         else "none",
-                        "higher_is_better": higher if role == "identity" else None,
-                        "evaluator": "none",
-                        "evaluator_floor": None,
-                        "protocol": f"{PROTOCOL}/{role}",
-                        "k": 1,
-                        "code": code,
-                        "distance": distance,
-                        "far_target": float(stats["far_target"]),
-                        "far_resolution": float(stats["far_resolution"]),
-                    }
+                        far_target=float(stats["far_target"]),
+                        far_resolution=float(stats["far_resolution"]),
+                    )
+                    rows.append(row)
+                rows += _yaw_gap_rows(
+                    code,
+                    distance,
+                    pairs_file,
+                    reference,
+                    result.thresholds,
+                    (distances, same, folds, gap),
+                    yaw_source,
                 )
-    rows += probe_rows(codes, test)
+    return rows
+
+
+def _verification_row(
+    code: str, distance: str, pairs_file: PairsFile, key: str, reference: bool
+) -> dict[str, Any]:
+    """The fields every verification row of one (code, distance, pairs file) shares."""
+    role = "reference" if reference else ("identity" if code == "identity" else "leakage")
+    higher = dict(VERIFICATION_KEYS).get(key, True)
+    return {
+        "metric": f"verification_{key}[{code}-code/{distance}/{pairs_file.label}]",
+        "spread": "none",
+        "higher_is_better": higher if role == "identity" else None,
+        "evaluator": "none",
+        "evaluator_floor": None,
+        "protocol": f"{PROTOCOL}/{role}",
+        "k": 1,
+        "code": code,
+        "distance": distance,
+        "pairs": pairs_file.kind,
+        "pairs_file": pairs_file.path.name if pairs_file.path is not None else None,
+        "identities_without_cross_scene_pair": pairs_file.identities_without_cross_scene_pair,
+    }
+
+
+def _yaw_gap_rows(
+    code: str,
+    distance: str,
+    pairs_file: PairsFile,
+    reference: bool,
+    thresholds: np.ndarray,
+    protocol_inputs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    yaw_source: str,
+) -> list[dict[str, Any]]:
+    """One row per yaw-gap bin: the protocol's accuracy on the pairs of that bin."""
+    distances, same, folds, gap = protocol_inputs
+    reason = None
+    if not np.isfinite(gap).all():
+        reason = "index.csv has no yaw for some images of the pairs"
+    rows = []
+    bins = (
+        accuracy_by_yaw_gap(distances, same, folds, thresholds, gap)
+        if reason is None
+        else [{"bin": b, "label": label} for b, label, _, _ in YAW_GAP_BINS]
+    )
+    for result in bins:
+        row = _verification_row(
+            code, distance, pairs_file, f"accuracy_yaw_gap_{result['bin']}", reference
+        )
+        row.update(
+            yaw_gap=result["label"],
+            yaw_source=yaw_source,
+            spread="none (count of pairs in the bin: n)",
+        )
+        if reason is not None:
+            row.update(value=float("nan"), n=0, na_reason=reason)
+        else:
+            row.update(
+                value=result["accuracy"],
+                n=result["n"],
+                n_matched=result["n_matched"],
+                n_mismatched=result["n_mismatched"],
+                matched_accuracy=result["matched_accuracy"],
+                mismatched_accuracy=result["mismatched_accuracy"],
+            )
+        rows.append(row)
+    return rows
+
+
+def score_representation(
+    codes: dict[str, np.ndarray], test: FaceData, pairs: Sequence[PairsFile]
+) -> list[dict[str, Any]]:
+    """Verification rows for every code, distance and pairs file, then the linear probes."""
+    return verification_rows(codes, test.index, pairs) + probe_rows(codes, test)
+
+
+def scene_code(index: pd.DataFrame) -> np.ndarray | str:
+    """The exact scene factors of each image, standardised (:data:`SCENE_FACTORS`).
+
+    Each column is centred and scaled to unit standard deviation over the given images
+    (a constant column stays 0). Returns the reason instead where the index lacks them.
+    """
+    missing = [c for c in SCENE_FACTORS if c not in index.columns]
+    if missing:
+        return (
+            f"the index has no exact scene factors ({', '.join(missing)} missing); "
+            "only SynthFaces records them"
+        )
+    values = index[list(SCENE_FACTORS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    if not np.isfinite(values).all():
+        return "some exact scene factors in the index are not numbers"
+    spread = values.std(axis=0)
+    return (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+
+
+def scene_reference_rows(index: pd.DataFrame, pairs: Sequence[PairsFile]) -> list[dict[str, Any]]:
+    """The scene-only reference: the exact scene factors as a code, through :func:`verification_rows`.
+
+    Read every leakage figure against it: on cross-scene pairs the scene carries no
+    identity (about 0.5); on same-scene pairs it verifies from the scene alone. Where the
+    dataset has no exact scene factors, n/a rows with the reason.
+    """
+    code = scene_code(index)
+    if isinstance(code, str):
+        reason = code
+        return [
+            {
+                **_verification_row("scene", distance, pairs_file, "accuracy", True),
+                "value": float("nan"),
+                "n": 0,
+                "na_reason": reason,
+            }
+            for pairs_file in pairs
+            for distance in DISTANCES
+        ]
+    rows = verification_rows({"scene": code}, index, pairs, reference=True)
+    for row in rows:
+        row["scene_factors"] = list(SCENE_FACTORS)
     return rows
 
 

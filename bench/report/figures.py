@@ -23,7 +23,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from bench.report.tables import read_metrics
+from bench.report.tables import (
+    PAIRS_TITLES,
+    YAW_GAP_BINS,
+    primary_pairs,
+    read_metrics,
+    verification_rows_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,6 @@ KIND_TITLES = {
     "self": "self (driver = source identity)",
     "cross": "cross (driver = another identity)",
 }
-VERIFICATION_PROTOCOLS = ("representation/identity", "representation/leakage")
 
 DPI = 150
 BAR_FIGURE_WIDTH = 8.0
@@ -189,16 +194,16 @@ def bar_table(frame: pd.DataFrame, family: str) -> pd.DataFrame:
 
 
 def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Verification accuracy per (method, code, distance): mean over seeds and the mean LFW SE."""
-    columns = ["method", "code", "distance", "leakage", "mean", "sem", "seeds"]
-    if frame.empty or "protocol" not in frame:
-        return pd.DataFrame(columns=columns)
-    rows = frame[
-        frame["protocol"].isin(VERIFICATION_PROTOCOLS)
-        & frame["metric"].astype(str).str.startswith("verification_accuracy[")
-    ].copy()
-    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
-    rows = rows[np.isfinite(rows["value"])]
+    """Verification accuracy per (method, code, distance, pairs): mean over seeds, mean LFW SE.
+
+    ``pairs`` is the pairs file's kind (cross_scene, same_scene; scene_unchecked for rows
+    without one); ``reference`` marks the scene-only rows, ``leakage`` the non-identity codes.
+    """
+    columns = [
+        "method", "code", "distance", "pairs", "leakage", "reference", "mean", "sem", "seeds",
+    ]  # fmt: skip
+    rows = verification_rows_frame(frame)
+    rows = rows[(rows["key"] == "accuracy") & np.isfinite(rows["value"])]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     order = {m: i for i, m in enumerate(method_order(rows))}
@@ -207,16 +212,61 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
             "method": method,
             "code": code,
             "distance": distance,
-            "leakage": code != "identity",
+            "pairs": pairs,
+            "leakage": code != "identity" and protocol != "representation/reference",
+            "reference": protocol == "representation/reference",
             "mean": float(group["value"].mean()),
             "sem": float(pd.to_numeric(group["sem"], errors="coerce").mean()),
             "seeds": int(group["seed"].nunique()),
         }
-        for (method, code, distance), group in rows.groupby(["method", "code", "distance"])
+        for (method, code, distance, pairs, protocol), group in rows.groupby(
+            ["method", "code", "distance", "pairs", "protocol"]
+        )
     ]
     records.sort(
-        key=lambda r: (order[r["method"]], r["code"] != "identity", r["code"], r["distance"])
-    )
+        key=lambda r: (
+            not r["reference"], order[r["method"]], r["code"] != "identity", r["code"],
+            r["distance"], r["pairs"] == "same_scene", r["pairs"],
+        )
+    )  # fmt: skip
+    return pd.DataFrame(records, columns=columns)
+
+
+def yaw_gap_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per yaw-gap bin on the protocol's pairs, per (method, code, distance).
+
+    Mean over seeds; ``n`` is the pairs in the bin. The protocol's pairs are the
+    cross-scene ones where the dataset has them, else ``pairs.txt`` as given.
+    """
+    columns = ["method", "code", "distance", "reference", "bin", "mean", "n"]
+    rows = verification_rows_frame(frame)
+    rows = rows[rows["key"].astype(str).str.startswith("accuracy_yaw_gap_")]
+    rows = rows[(rows["pairs"] == primary_pairs(rows)) & np.isfinite(rows["value"])]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    labels = {f"accuracy_yaw_gap_{suffix}": label for suffix, label in YAW_GAP_BINS}
+    order = {m: i for i, m in enumerate(method_order(rows))}
+    records = [
+        {
+            "method": method,
+            "code": code,
+            "distance": distance,
+            "reference": protocol == "representation/reference",
+            "bin": labels[key],
+            "mean": float(group["value"].mean()),
+            "n": int(group["n"].max()),
+        }
+        for (method, code, distance, key, protocol), group in rows.groupby(
+            ["method", "code", "distance", "key", "protocol"]
+        )
+    ]
+    bins = [label for _, label in YAW_GAP_BINS]
+    records.sort(
+        key=lambda r: (
+            not r["reference"], order[r["method"]], r["code"] != "identity", r["code"],
+            r["distance"], bins.index(r["bin"]),
+        )
+    )  # fmt: skip
     return pd.DataFrame(records, columns=columns)
 
 
@@ -542,62 +592,156 @@ def kshot_curves(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]
         return _save(figure, Path(out_dir) / f"{dataset}_kshot")
 
 
+def _verification_distance(table: pd.DataFrame) -> str:
+    """The distance the figure draws: cosine where present (both are in the table)."""
+    distances = sorted(set(table["distance"]))
+    return "cosine" if "cosine" in distances else distances[0]
+
+
+def _scene_lines(axis: Any, scene: pd.DataFrame, primary: str) -> None:
+    """The scene-only accuracies as horizontal lines across the panel."""
+    for pairs, style in ((primary, ":"), ("same_scene", "-.")):
+        chosen = scene[scene["pairs"] == pairs]
+        if len(chosen):
+            value = float(chosen["mean"].iloc[0])
+            axis.axhline(
+                value, linestyle=style, linewidth=1.1, color="0.35",
+                label=f"scene only, {PAIRS_TITLES[pairs]} ({value:.3f})",
+            )  # fmt: skip
+
+
 def verification_bars(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
-    """Verification accuracy per (method, code, distance) with the LFW SE; leakage hatched."""
+    """Protocol 2 at a glance: accuracy on cross-scene and same-scene pairs per (method, code)
+    against the scene-only reference, and the identity code's accuracy per yaw gap."""
     table = accuracy_table(frame)
     if table.empty:
         log.info("%s: no verification rows; no figure", dataset)
         return []
-    methods = list(dict.fromkeys(table["method"]))
-    series = sorted(
-        {(c, d) for c, d in zip(table["code"], table["distance"], strict=True)},
-        key=lambda s: (s[0] != "identity", s[0], s[1]),
-    )
-    codes = list(dict.fromkeys(c for c, _ in series))
-    distances = sorted({d for _, d in series})
-    tab20 = matplotlib.colormaps["tab20"]
-    width = 0.8 / len(series)
+    distance = _verification_distance(table)
+    table = table[table["distance"] == distance]
+    primary = primary_pairs(table)
+    gaps = yaw_gap_table(frame)
+    gaps = gaps[(gaps["distance"] == distance) & ((gaps["code"] == "identity") | gaps["reference"])]
+    methods = list(dict.fromkeys(table["method"]))  # the scene reference first
+    panels = 2 if len(gaps) else 1
     with _styled():
-        figure = _new_figure(BAR_FIGURE_WIDTH, BAR_PANEL_HEIGHT)
-        axis = figure.subplots()
-        for index, (code, distance) in enumerate(series):
-            chosen = table[(table["code"] == code) & (table["distance"] == distance)]
-            chosen = chosen.set_index("method").reindex(methods)
-            colour = tab20((2 * codes.index(code) + distances.index(distance) % 2) % tab20.N)
-            leakage = code != "identity"
-            axis.bar(
-                np.arange(len(methods)) + (index - (len(series) - 1) / 2) * width,
-                chosen["mean"].to_numpy(float),
-                width,
-                yerr=np.nan_to_num(chosen["sem"].to_numpy(float)),
-                capsize=2,
-                error_kw={"elinewidth": 0.8, "capthick": 0.8},
-                color=colour,
-                edgecolor="0.25",
-                linewidth=0.4,
-                hatch="///" if leakage else None,
-                label=f"{code} code, {distance}" + (" (leakage)" if leakage else ""),
-            )
+        figure = _new_figure(_bar_width(methods), BAR_PANEL_HEIGHT * panels + 0.6)
+        axes = np.atleast_1d(figure.subplots(panels, 1))
+        axis = axes[0]
+        _verification_accuracy_panel(axis, table, methods, primary)
+        _scene_lines(axis, table[table["reference"]], primary)
         axis.axhline(0.5, linestyle="--", linewidth=1.0, color="0.3", label="chance (0.5)")
         axis.set_ylim(0.0, max(1.0, float((table["mean"] + table["sem"].fillna(0)).max()) + 0.02))
-        axis.set_ylabel("verification accuracy (LFW protocol)")
-        axis.set_xticks(np.arange(len(methods)), methods)
-        axis.set_xlabel(
+        axis.set_ylabel(f"accuracy ({distance})")
+        title = (
+            f"verification accuracy on {PAIRS_TITLES[primary]} (solid) and same-scene (pale) "
+            "matched pairs"
+        )
+        axis.set_title("\n".join(textwrap.wrap(title, 80)))
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7)
+        if panels == 2:
+            _yaw_gap_panel(axes[1], gaps, methods, primary)
+        for panel in axes:
+            _verification_ticks(panel, methods)
+            panel.grid(axis="y", linewidth=0.4, alpha=0.5)
+            panel.set_axisbelow(True)
+        axes[-1].set_xlabel(
             "method\n"
             + "\n".join(
                 textwrap.wrap(
-                    "error bars: LFW standard error over the 10 folds, averaged over seeds | "
-                    "identity code: higher is better; hatched leakage codes: 0.5 means no "
-                    "identity leaks into the code",
+                    f"{distance} distance (squared L2 in the table) | error bars: LFW standard "
+                    "error over the 10 folds, averaged over seeds | identity code: higher is "
+                    "better; hatched leakage codes: 0.5 means no identity leaks into the code; "
+                    "read them against the scene-only lines",
                     WRAP,
                 )
             )
         )
-        axis.grid(axis="y", linewidth=0.4, alpha=0.5)
-        axis.set_axisbelow(True)
-        figure.legend(loc="outside right upper", title="code, distance", frameon=False)
         figure.suptitle(f"{dataset}: verification of codes (protocol 2)")
         return _save(figure, Path(out_dir) / f"{dataset}_verification")
+
+
+def _verification_accuracy_panel(
+    axis: Any, table: pd.DataFrame, methods: list[str], primary: str
+) -> None:
+    """One bar per (code, pairs file) of each method, centred in the method's slot: solid on
+    the protocol's pairs, pale on same-scene pairs; leakage codes hatched, the scene grey."""
+    codes = sorted(set(table.loc[~table["reference"], "code"]), key=lambda c: (c != "identity", c))
+    colours = {code: matplotlib.colormaps["tab10"](i % 10) for i, code in enumerate(codes)}
+    order = [(c, p) for c in ["scene", *codes] for p in (primary, "same_scene")]
+    present = {
+        m: [s for s in order if ((table["method"] == m) & (table["code"] == s[0])
+                                 & (table["pairs"] == s[1])).any()]
+        for m in methods
+    }  # fmt: skip
+    width = 0.8 / max(len(bars) for bars in present.values())
+    for code, pairs in order:
+        chosen = table[(table["code"] == code) & (table["pairs"] == pairs)]
+        if chosen.empty:
+            continue
+        places = [
+            methods.index(m) + (present[m].index((code, pairs)) - (len(present[m]) - 1) / 2) * width
+            for m in chosen["method"]
+        ]
+        reference = bool(chosen["reference"].iloc[0])
+        label = (
+            f"scene-only code, {PAIRS_TITLES[pairs]}"
+            if reference
+            else f"{code} code, {PAIRS_TITLES[pairs]}"
+            + (" (leakage)" if code != "identity" else "")
+        )
+        axis.bar(
+            places,
+            chosen["mean"].to_numpy(float),
+            width,
+            yerr=np.nan_to_num(chosen["sem"].to_numpy(float)),
+            capsize=2,
+            error_kw={"elinewidth": 0.8, "capthick": 0.8},
+            color="0.55" if reference else colours[code],
+            alpha=0.4 if pairs == "same_scene" else 1.0,
+            edgecolor="0.25",
+            linewidth=0.4,
+            hatch="///" if not reference and code != "identity" else None,
+            label=label,
+        )
+
+
+def _verification_ticks(axis: Any, methods: list[str]) -> None:
+    """Method names under their slots, slanted unless there are few short ones."""
+    if len(methods) > 4 or max(len(m) for m in methods) > 12:
+        axis.set_xticks(
+            np.arange(len(methods)), methods, rotation=30, ha="right", rotation_mode="anchor"
+        )
+    else:
+        axis.set_xticks(np.arange(len(methods)), methods)
+
+
+def _yaw_gap_panel(axis: Any, gaps: pd.DataFrame, methods: list[str], primary: str) -> None:
+    """The identity code's (and the scene row's) accuracy per yaw-gap bin, n in the legend."""
+    bins = [label for _, label in YAW_GAP_BINS]
+    shades = matplotlib.colormaps["Blues"](np.linspace(0.45, 0.9, len(bins)))
+    width = 0.8 / len(bins)
+    for index, label in enumerate(bins):
+        chosen = gaps[gaps["bin"] == label].set_index("method").reindex(methods)
+        count = chosen["n"].dropna()
+        axis.bar(
+            np.arange(len(methods)) + (index - (len(bins) - 1) / 2) * width,
+            chosen["mean"].to_numpy(float),
+            width,
+            color=shades[index],
+            edgecolor="0.25",
+            linewidth=0.4,
+            label=f"|Δyaw| {label}° ({int(count.iloc[0])} pairs)" if len(count) else label,
+        )
+    axis.axhline(0.5, linestyle="--", linewidth=1.0, color="0.3")
+    axis.set_ylim(0.0, 1.0)
+    axis.set_ylabel("accuracy")
+    title = (
+        f"accuracy per yaw gap between a pair's images ({PAIRS_TITLES[primary]} pairs, fold "
+        "thresholds): identity code; scene-only code for the reference"
+    )
+    axis.set_title("\n".join(textwrap.wrap(title, 80)))
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7)
 
 
 def write_figures(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:

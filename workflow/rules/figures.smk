@@ -81,10 +81,7 @@ def metric_figure_names():
 rule metric_figures:
     input:
         pose_transfer=pose_transfer_metrics,
-        representation=lambda w: [
-            f"results/runs/{w.dataset}/{m}/seed{s}/representation/metrics.json"
-            for m, s in coded_runs(w.dataset)
-        ],
+        representation=lambda w: verification_files(w.dataset),
     output:
         [
             report(

@@ -7,8 +7,21 @@ def coded_runs(dataset):
     ]
 
 
+def verification_files(dataset):
+    """The metrics behind the verification table and figure: every coded run, then the
+    dataset's scene-only reference row."""
+    return [
+        *(
+            f"results/runs/{dataset}/{m}/seed{s}/representation/metrics.json"
+            for m, s in coded_runs(dataset)
+        ),
+        f"results/reference/{dataset}/scene_verification.json",
+    ]
+
+
 rule represent:
-    """Protocol 2 in one job: codes of every test image, verification on pairs.txt, t-SNE,
+    """Protocol 2 in one job: codes of every test image, verification on pairs.txt (and on
+    its same-scene twin, which meta.json names where the dataset has scene groups), t-SNE,
     and MIG/DCI/SAP against the exact factors (a not-applicable row where there are none)."""
     input:
         model=rules.train.output.model,
@@ -47,12 +60,28 @@ rule represent:
         "--threads {threads} --log {log}"
 
 
+rule scene_reference:
+    """Protocol 2's scene-only reference (once per dataset, no model): the exact scene
+    factors of each test image verified as a code on the same pairs files as the methods'
+    codes; n/a rows on a dataset without exact scene factors."""
+    input:
+        meta=rules.prepare.output.meta,
+        pairs=rules.prepare.output.pairs,
+    output:
+        "results/reference/{dataset}/scene_verification.json",
+    params:
+        data=lambda w: f"results/data/{w.dataset}",
+    log:
+        "results/logs/scene_reference/{dataset}.log",
+    benchmark:
+        "results/benchmarks/scene_reference/{dataset}.tsv"
+    shell:
+        "{PY} -m bench scene-reference --data {params.data} --out {output} --log {log}"
+
+
 rule verification_table:
     input:
-        lambda w: [
-            f"results/runs/{w.dataset}/{m}/seed{s}/representation/metrics.json"
-            for m, s in coded_runs(w.dataset)
-        ],
+        lambda w: verification_files(w.dataset),
     output:
         csv=report(
             "results/tables/{dataset}_verification.csv",
