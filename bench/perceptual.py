@@ -196,22 +196,34 @@ def _vgg19(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, 
     return slices, VGG19_LAYER_WEIGHTS, _identity, str(path)
 
 
-def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
-    from bench.evaluators.synth_oracle import ConvTrunk
-
+def _trunk_checkpoint(
+    backbone: str, weights_path: str | None, checkpoint_method: str, how_to_get: str
+) -> tuple[Path, dict]:
+    """The state of a SynthFaces trunk checkpoint, checked to be ``checkpoint_method``'s."""
     if not weights_path or not Path(weights_path).is_file():
         raise PerceptualWeightsMissing(
-            f"perceptual backbone 'synth-oracle': no weights at {weights_path!r}. Set the "
-            f"method config's perceptual.weights_path to an identity-oracle checkpoint; "
-            f"the DAG trains results/evaluators/<dataset>/synth-oracle-perceptual.pt and "
-            f"sets it (config key evaluators.synth_oracle.perceptual)"
+            f"perceptual backbone {backbone!r}: no weights at {weights_path!r}. {how_to_get}"
         )
     path = Path(weights_path)
     state = _load_weights(path)
-    if state.get("method") != ORACLE_CHECKPOINT_METHOD:
+    if state.get("method") != checkpoint_method:
         raise CheckpointError(
-            f"{path}: not a {ORACLE_CHECKPOINT_METHOD} checkpoint (found {state.get('method')!r})"
+            f"{path}: not a {checkpoint_method} checkpoint (found {state.get('method')!r})"
         )
+    return path, state
+
+
+def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
+    from bench.evaluators.synth_oracle import ConvTrunk
+
+    path, state = _trunk_checkpoint(
+        "synth-oracle",
+        weights_path,
+        ORACLE_CHECKPOINT_METHOD,
+        "Set the method config's perceptual.weights_path to an identity-oracle checkpoint; "
+        "the DAG trains results/evaluators/<dataset>/synth-oracle-perceptual.pt and sets it "
+        "(config key evaluators.synth_oracle.perceptual)",
+    )
     settings = state["settings"]
     trunk = ConvTrunk(state["resolution"], settings["width"], settings["embedding_dim"])
     trunk.load_state_dict(state["net"])
@@ -222,19 +234,14 @@ def _synth_geometry(weights_path: str | None) -> tuple[list[nn.Module], tuple, C
     from bench.evaluators.synth_geometry import OUTPUT_DIM
     from bench.evaluators.synth_oracle import ConvTrunk
 
-    if not weights_path or not Path(weights_path).is_file():
-        raise PerceptualWeightsMissing(
-            f"perceptual backbone 'synth-geometry': no weights at {weights_path!r}. Set the "
-            f"method config's perceptual.weights_path to a synth-geometry checkpoint; the DAG "
-            f"trains results/evaluators/<dataset>/synth-geometry.pt and sets it (config key "
-            f"evaluators.synth_geometry; python -m bench.evaluators.synth_geometry)"
-        )
-    path = Path(weights_path)
-    state = _load_weights(path)
-    if state.get("method") != GEOMETRY_CHECKPOINT_METHOD:
-        raise CheckpointError(
-            f"{path}: not a {GEOMETRY_CHECKPOINT_METHOD} checkpoint (found {state.get('method')!r})"
-        )
+    path, state = _trunk_checkpoint(
+        "synth-geometry",
+        weights_path,
+        GEOMETRY_CHECKPOINT_METHOD,
+        "Set the method config's perceptual.weights_path to a synth-geometry checkpoint; the "
+        "DAG trains results/evaluators/<dataset>/synth-geometry.pt and sets it (config key "
+        "evaluators.synth_geometry; python -m bench.evaluators.synth_geometry)",
+    )
     trunk = ConvTrunk(state["resolution"], state["settings"]["width"], OUTPUT_DIM)
     trunk.load_state_dict(state["net"])
     return *_trunk_stages(trunk), _to_signed, str(path)

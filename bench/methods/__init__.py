@@ -8,6 +8,7 @@ from bench.methods.api import (
     FaceBatch,
     Method,
     Sampling,
+    frozen,
 )
 from bench.methods.registry import MethodSpec, get_method, method_registry
 
@@ -20,6 +21,7 @@ __all__ = [
     "Method",
     "MethodSpec",
     "Sampling",
+    "frozen",
     "get_method",
     "method_registry",
 ]

@@ -25,6 +25,22 @@ SUPERVISION = frozenset(
 CAPABILITIES = frozenset({"transfer", "identity_code", "pose_code", "reconstruct", "sample"})
 
 
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Parameters of ``modules`` take no gradient inside the block (their inputs still do).
+
+    For a GAN step that updates one network through another (G through a frozen D)."""
+    params = [p for m in modules for p in m.parameters()]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before, strict=True):
+            p.requires_grad_(flag)
+
+
 @dataclass(frozen=True)
 class Sampling:
     """How the harness draws training items: ``frames`` images per item, grouped by ``group``.

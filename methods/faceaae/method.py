@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, frozen
 
 from .losses import AttributeLabels, gan_loss, task_loss
 from .model import (
@@ -36,20 +36,6 @@ LOG_COLUMNS = (
     *("stage", "loss", "rec", "adv", "enc", "gen", "d_z", "d_x", "z_rec", "cyc", "aug"),
     *(f"task_{k}" for k in ATTRIBUTES),
 )
-
-
-@contextlib.contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
-    """Parameters of ``modules`` take no gradient inside the block (inputs still do)."""
-    params = [p for m in modules for p in m.parameters()]
-    before = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before, strict=True):
-            p.requires_grad_(flag)
 
 
 @contextlib.contextmanager

@@ -25,14 +25,12 @@ MUNIT's ``recon_criterion`` (mean).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, frozen
 
 from .model import Critic, Generator, IdentityEncoder, PoseEncoder, gradient_penalty
 
@@ -40,20 +38,6 @@ from .model import Critic, Generator, IdentityEncoder, PoseEncoder, gradient_pen
 def channel_sum_l1(output: Tensor, target: Tensor) -> Tensor:
     """CR-GAN's ``L1_loss``: |x - y| summed over channels, averaged over batch and pixels."""
     return (output - target).abs().sum(dim=1).mean()
-
-
-@contextlib.contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
-    """Parameters of ``modules`` take no gradient inside the block (their inputs still do)."""
-    params = [p for m in modules for p in m.parameters()]
-    before = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before, strict=True):
-            p.requires_grad_(flag)
 
 
 class IPGAN(Method):
