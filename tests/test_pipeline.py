@@ -260,7 +260,7 @@ def test_corrupt_image_in_prepared_data_stops_training_with_the_file_name(smoke_
             "--run-dir",
             str(tmp_path / "run"),
             "--params",
-            '{"method": {"width": 8, "code_dim": 8, "steps": 2, "batch_size": 2, "lr": 0.001, "betas": [0.5, 0.999]}, '
+            '{"method": {"width": 8, "code_dim": 8, "steps": 2, "batch_size": 2, "lr": 0.001, "betas": [0.5, 0.999], "sampling_group": "session"}, '
             '"train": {"device": "cpu"}, "pose_bin_width": 15}',
         ],
         cwd=REPO_ROOT,
@@ -290,6 +290,7 @@ def test_sigkilled_training_resumes_to_the_same_weights(smoke_run, tmp_path):
                 "batch_size": 8,
                 "lr": 0.001,
                 "betas": [0.5, 0.999],
+                "sampling_group": "session",
             },
             "train": {"device": "cpu", "checkpoint_every": 5},
             "pose_bin_width": 15,

@@ -545,7 +545,7 @@ def verification_rows_frame(frame: pd.DataFrame) -> pd.DataFrame:
     rows = rows[rows["metric"].astype(str).str.startswith("verification_")]
     rows["key"] = rows["metric"].str.extract(r"^verification_([a-z0-9_]+)\[")[0]
     pairs = rows["pairs"] if "pairs" in rows else pd.Series(np.nan, index=rows.index)
-    rows["pairs"] = pairs.fillna("scene_unchecked")
+    rows["pairs"] = pairs.astype(object).fillna("scene_unchecked")
     rows["value"] = pd.to_numeric(rows["value"], errors="coerce").astype(float)
     for column in (
         "sem", "na_reason", "n_matched", "n_mismatched", "method", "code", "distance", "seed", "n",
