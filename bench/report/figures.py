@@ -326,8 +326,13 @@ def _errorbar_note(table: pd.DataFrame, methods: list[str]) -> str:
         names = [m for m in methods if m in set(chosen["method"])]
         if source == "std":
             seeds = chosen.groupby("method")["seeds"].max()
+            if seeds.nunique() == 1 and len(names) == len(methods):
+                parts.append(f"{words} ({int(seeds.iloc[0])} seeds, every method)")
+                continue
             names = [f"{m}: {seeds[m]} seeds" for m in names]
-        parts.append(f"{words} ({', '.join(names)})")
+        parts.append(
+            f"{words} ({'every method' if len(names) == len(methods) else ', '.join(names)})"
+        )
     return "\n".join(textwrap.wrap("error bars: " + " | ".join(parts), WRAP))
 
 
