@@ -439,24 +439,42 @@ def _mismatched_capacity(image_counts: Sequence[int]) -> int:
     return (total * total - sum(count * count for count in image_counts)) // 2
 
 
+def _pool_problems(
+    identities: int,
+    eligible: int,
+    matched: int,
+    n_sets: int,
+    n_per_set: int,
+    eligible_words: str,
+    matched_words: str,
+) -> list[str]:
+    """What a pool of identities lacks to fill ``n_sets`` sets of ``n_per_set`` pairs each."""
+    problems = []
+    if identities < 2 * n_sets:
+        problems.append(
+            f"at least {2 * n_sets} identities (2 per set for mismatched pairs), got {identities}"
+        )
+    if eligible < n_sets:
+        problems.append(f"at least {n_sets} {eligible_words} (one per set), got {eligible}")
+    if matched < n_sets * n_per_set:
+        problems.append(
+            f"at least {n_sets * n_per_set} {matched_words} "
+            f"({n_sets} x {n_per_set}), the pool has {matched}"
+        )
+    return problems
+
+
 def _check_pool_size(counts: dict[str, int], n_sets: int, n_per_set: int) -> None:
     """Raise ValueError with the required numbers when the pool cannot fill the protocol."""
-    with_two = sum(1 for count in counts.values() if count >= 2)
-    matched_total = sum(_matched_capacity(count) for count in counts.values())
-    problems = []
-    if len(counts) < 2 * n_sets:
-        problems.append(
-            f"at least {2 * n_sets} identities (2 per set for mismatched pairs), got {len(counts)}"
-        )
-    if with_two < n_sets:
-        problems.append(
-            f"at least {n_sets} identities with >= 2 images (one per set), got {with_two}"
-        )
-    if matched_total < n_sets * n_per_set:
-        problems.append(
-            f"at least {n_sets * n_per_set} distinct same-person image pairs "
-            f"({n_sets} x {n_per_set}), the pool has {matched_total}"
-        )
+    problems = _pool_problems(
+        len(counts),
+        sum(1 for count in counts.values() if count >= 2),
+        sum(_matched_capacity(count) for count in counts.values()),
+        n_sets,
+        n_per_set,
+        "identities with >= 2 images",
+        "distinct same-person image pairs",
+    )
     if problems:
         raise ValueError(
             f"make_pairs(n_sets={n_sets}, n_per_set={n_per_set}) needs "
@@ -590,23 +608,15 @@ def _check_scene_pool_size(
     config_key: str,
 ) -> None:
     """Raise ValueError when too few cross-scene matched pairs exist for the protocol."""
-    eligible = sum(1 for capacity in cross_capacity.values() if capacity >= 1)
-    total = sum(cross_capacity.values())
-    problems = []
-    if len(counts) < 2 * n_sets:
-        problems.append(
-            f"at least {2 * n_sets} identities (2 per set for mismatched pairs), got {len(counts)}"
-        )
-    if eligible < n_sets:
-        problems.append(
-            f"at least {n_sets} identities with images in two scene groups (one per set), "
-            f"got {eligible}"
-        )
-    if total < n_sets * n_per_set:
-        problems.append(
-            f"at least {n_sets * n_per_set} distinct cross-scene matched pairs "
-            f"({n_sets} x {n_per_set}), the pool has {total}"
-        )
+    problems = _pool_problems(
+        len(counts),
+        sum(1 for capacity in cross_capacity.values() if capacity >= 1),
+        sum(cross_capacity.values()),
+        n_sets,
+        n_per_set,
+        "identities with images in two scene groups",
+        "distinct cross-scene matched pairs",
+    )
     if problems:
         raise ValueError(
             f"make_pairs with scene groups (sets={n_sets}, per_set={n_per_set}) needs "
