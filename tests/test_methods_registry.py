@@ -104,3 +104,103 @@ def test_cli_lists_methods_with_needs_and_provides():
     lines = {line.split()[0]: line for line in out.splitlines()[2:]}
     assert "clip, pose_angles" in lines["pose_ae"] and "identity_code, transfer" in lines["pose_ae"]
     assert "no (reference)" in lines["copy_source"]
+
+
+def _method_folder(root, name: str, config: str) -> None:
+    (root / name).mkdir()
+    (root / name / "method.py").write_text(GOOD.replace("class Echo", f"class Echo{name}"))
+    (root / name / "config.yaml").write_text(config)
+
+
+BASE_CONFIG = """
+common: {lr: 1, perceptual: {backbone: vgg19, weights_path: null}}
+tiny: {width: 8, steps: 10}
+smoke: {steps: 2}
+paper: {width: 64, steps: 1000, perceptual: {backbone: vgg19}}
+"""
+
+
+def test_a_variant_config_lists_only_what_it_changes(tmp_path):
+    _method_folder(tmp_path, "parent", BASE_CONFIG)
+    _method_folder(tmp_path, "child", "base: parent\ncommon: {lr: 2}\npaper: {steps: 5}\n")
+    registry = discover(tmp_path)
+    parent, child = registry.get("parent"), registry.get("child")
+    for scale in ("smoke", "tiny"):
+        assert child.resolved_config(scale) == {**parent.resolved_config(scale), "lr": 2}
+    assert child.resolved_config("paper") == {
+        "lr": 2,
+        "perceptual": {"backbone": "vgg19", "weights_path": None},
+        "width": 64,
+        "steps": 5,
+    }
+
+
+def test_a_variant_of_a_variant_merges_the_whole_chain(tmp_path):
+    _method_folder(tmp_path, "parent", BASE_CONFIG)
+    _method_folder(tmp_path, "child", "base: parent\ncommon: {lr: 2}\n")
+    _method_folder(tmp_path, "grandchild", "base: child\ntiny: {width: 4}\n")
+    config = discover(tmp_path).get("grandchild").resolved_config("tiny")
+    assert config["lr"] == 2 and config["width"] == 4 and config["steps"] == 10
+
+
+def test_an_unknown_base_names_the_file_and_the_closest_method(tmp_path):
+    _method_folder(tmp_path, "parent", BASE_CONFIG)
+    _method_folder(tmp_path, "child", "base: parnet\n")
+    with pytest.raises(MethodLoadError) as error:
+        discover(tmp_path).get("child")
+    message = str(error.value)
+    assert str(tmp_path / "child" / "config.yaml") in message
+    assert "key 'base': 'parnet' is not a method folder" in message
+    assert "did you mean 'parent'?" in message
+
+
+def test_a_base_cycle_names_the_file_and_the_cycle(tmp_path):
+    _method_folder(tmp_path, "a", "base: b\n" + BASE_CONFIG)
+    _method_folder(tmp_path, "b", "base: a\n")
+    with pytest.raises(MethodLoadError) as error:
+        discover(tmp_path).get("a")
+    assert str(error.value) == f"{tmp_path / 'b' / 'config.yaml'}: base cycle a -> b -> a"
+    _method_folder(tmp_path, "selfish", "base: selfish\n")
+    with pytest.raises(
+        MethodLoadError, match=r"selfish/config.yaml: base cycle selfish -> selfish"
+    ):
+        discover(tmp_path).get("selfish")
+
+
+@pytest.mark.parametrize(
+    ("variant", "key", "why"),
+    [
+        ("tiny: {widht: 3}", "tiny.widht", "not in 'common' and not set in 'paper'"),
+        ("paper: {stpes: 3}", "paper.stpes", "not in 'common' and not set in 'tiny'"),
+        ("paper: {perceptual: {layers: 3}}", "paper.perceptual.layers", "not in 'common'"),
+        ("smoke: {batch: 3}", "smoke.batch", "not in 'common' or 'tiny'"),
+    ],
+)
+def test_a_scale_key_that_common_lacks_names_the_file_and_key(tmp_path, variant, key, why):
+    _method_folder(tmp_path, "parent", BASE_CONFIG)
+    _method_folder(tmp_path, "child", f"base: parent\n{variant}\n")
+    with pytest.raises(MethodLoadError) as error:
+        discover(tmp_path).get("child")
+    assert str(error.value).startswith(f"{tmp_path / 'child' / 'config.yaml'}: key '{key}': {why}")
+    discover(tmp_path).get("parent")  # the base itself is fine
+
+
+def test_a_stray_key_in_a_base_names_the_base_file(tmp_path):
+    _method_folder(tmp_path, "parent", BASE_CONFIG.replace("tiny: {", "tiny: {lr_x: 1, "))
+    _method_folder(tmp_path, "child", "base: parent\n")
+    with pytest.raises(MethodLoadError, match=r"parent/config.yaml: key 'tiny.lr_x'"):
+        discover(tmp_path).get("child")
+
+
+def test_the_shipped_variants_inherit_their_parents_configs():
+    bases = {
+        "caingan_mean": "caingan",
+        "caingan_no_ramp": "caingan",
+        "caingan_no_target": "caingan",
+        "faceaae_joint": "faceaae",
+        "drgan_multi": "drgan",
+    }
+    for variant, base in bases.items():
+        text = (REPO_ROOT / "methods" / variant / "config.yaml").read_text()
+        assert f"\nbase: {base}\n" in text, variant
+        assert len(text.splitlines()) <= 15, f"{variant}: a variant lists only what it changes"

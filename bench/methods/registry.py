@@ -5,11 +5,18 @@ Adding a method is adding a folder; nothing in ``bench`` changes. The folder's
 its ``config.yaml`` holds the settings per scale: ``tiny`` (the embedded default),
 ``paper`` (the paper's settings) and ``smoke`` (optional, layered on ``tiny``: the few
 steps that the smoke profile and the method contract tests run).
+
+A variant's config starts with ``base: <method>`` and lists only what it changes: each
+section (common, tiny, paper, smoke) is deep-merged over the base's. The merged config is
+strict: a key of ``tiny`` or ``paper`` is either in ``common`` (nested keys too) or a
+per-scale key that both ``tiny`` and ``paper`` set; a key of ``smoke`` is in ``common`` or
+``tiny``. Errors name the file and the key; unknown bases and base cycles name the file.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import importlib.util
 import inspect
@@ -122,19 +129,115 @@ def _load(folder: Path) -> MethodSpec:
         )
     if "target" in cls.needs and cls.trainable:
         raise MethodLoadError(f"{where}: only untrained reference rows may need 'target'")
-    config_path = folder / "config.yaml"
-    try:
-        config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
-    except yaml.YAMLError as error:
-        raise MethodLoadError(f"{config_path}: invalid YAML: {error}") from error
-    config = config or {}
-    extra = set(config) - {"common", *SCALES}
-    if extra:
-        raise MethodLoadError(
-            f"{config_path}: unknown top-level keys {sorted(extra)}; use common, {', '.join(SCALES)}"
-        )
+    config = read_method_config(folder)
     cls.name = name
     return MethodSpec(name=name, folder=folder, cls=cls, config=config)
+
+
+SECTIONS = ("common", *SCALES)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    """One ``config.yaml`` as written (``{}`` when the folder has none), top level checked."""
+    try:
+        config = yaml.safe_load(path.read_text()) if path.exists() else {}
+    except yaml.YAMLError as error:
+        raise MethodLoadError(f"{path}: invalid YAML: {error}") from error
+    config = config or {}
+    if not isinstance(config, dict):
+        raise MethodLoadError(f"{path}: the top level must be a mapping of sections")
+    extra = set(config) - {"base", *SECTIONS}
+    if extra:
+        raise MethodLoadError(
+            f"{path}: unknown top-level keys {sorted(extra)}; use base, common, {', '.join(SCALES)}"
+        )
+    for section in SECTIONS:
+        if not isinstance(config.get(section) or {}, dict):
+            raise MethodLoadError(f"{path}: section {section!r} must be a mapping of keys")
+    return config
+
+
+def config_chain(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """``folder``'s config file and those of its ``base`` chain, the folder's own first."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    while True:
+        path = folder / "config.yaml"
+        if any(path == seen for seen, _ in chain):
+            cycle = " -> ".join(p.parent.name for p, _ in chain) + f" -> {folder.name}"
+            raise MethodLoadError(f"{chain[-1][0]}: base cycle {cycle}")
+        config = _read_config_file(path)
+        chain.append((path, config))
+        base = config.get("base")
+        if base is None:
+            return chain
+        siblings = sorted(p.name for p in folder.parent.iterdir() if (p / "method.py").is_file())
+        if not isinstance(base, str) or base not in siblings:
+            close = difflib.get_close_matches(str(base), siblings, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise MethodLoadError(
+                f"{path}: key 'base': {base!r} is not a method folder in {folder.parent}{hint}"
+            )
+        folder = folder.parent / base
+
+
+def read_method_config(folder: Path) -> dict[str, Any]:
+    """The config of the method in ``folder``: its base chain deep-merged, then checked strict."""
+    chain = config_chain(folder)
+    merged: dict[str, Any] = {}
+    for _, config in reversed(chain):
+        for section in SECTIONS:
+            if config.get(section):
+                _merge(merged.setdefault(section, {}), config[section], "", allow_new=True)
+    for section, key in _stray_keys(merged):
+        path = next(p for p, c in chain if _defines(c.get(section) or {}, key.split(".")))
+        raise MethodLoadError(f"{path}: key '{section}.{key}': {_STRAY[section]}")
+    return merged
+
+
+_STRAY = {
+    "tiny": "not in 'common' and not set in 'paper' (a per-scale key is set in tiny and paper)",
+    "paper": "not in 'common' and not set in 'tiny' (a per-scale key is set in tiny and paper)",
+    "smoke": "not in 'common' or 'tiny' (smoke only changes keys that tiny resolves)",
+}
+
+
+def _stray_keys(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(section, dotted key) of every scale key that the strictness rules refuse."""
+    common = config.get("common") or {}
+    tiny, paper = config.get("tiny") or {}, config.get("paper") or {}
+    found = []
+    for section, other in (("tiny", paper), ("paper", tiny)):
+        for key, value in (config.get(section) or {}).items():
+            if key in common:
+                found += [(section, k) for k in _unknown(value, common[key], key)]
+            elif key not in other:
+                found.append((section, key))
+    resolved_tiny = copy.deepcopy(common)
+    _merge(resolved_tiny, tiny, "", allow_new=True)
+    found += [("smoke", k) for k in _unknown(config.get("smoke") or {}, resolved_tiny, "")]
+    return found
+
+
+def _unknown(value: Any, reference: Any, prefix: str) -> list[str]:
+    """Dotted keys of mapping ``value`` that mapping ``reference`` lacks (recursively)."""
+    if not isinstance(value, dict) or not isinstance(reference, dict):
+        return []
+    dot = f"{prefix}." if prefix else ""
+    missing = []
+    for key, sub in value.items():
+        if key not in reference:
+            missing.append(dot + key)
+        else:
+            missing += _unknown(sub, reference[key], dot + key)
+    return missing
+
+
+def _defines(section: dict[str, Any], keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(section, dict) or key not in section:
+            return False
+        section = section[key]
+    return True
 
 
 def discover(methods_dir: Path = METHODS_DIR) -> Registry[MethodSpec]:
