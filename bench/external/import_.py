@@ -1,0 +1,258 @@
+"""``python -m bench import <dataset> --name NAME --outputs DIR``: a foreign method's outputs
+as the ``generated.npz`` the ``synthesize`` stage writes, so the same scoring code runs.
+
+The folder holds ``k<K>_<kind>/<tuple:04d>.png`` for every tuple of the dataset's tuples
+file, kind and K (what ``export`` lists in its manifest) and optionally ``codes.npz``.
+Every problem is found before anything is written, and reported together, one line per
+file: a missing, unreadable, non-RGB or wrongly sized image, and any file not expected.
+Beside ``generated.npz`` goes ``external.json``: ``external: true`` and a SHA-256 of the
+folder's content, which the score stages copy into every ``metrics.json`` row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from bench.errors import DataError
+from bench.external import CODES_FILE, KINDS, PROVENANCE_FILE, output_name
+
+log = logging.getLogger(__name__)
+
+
+def folder_sha256(folder: Path) -> str:
+    """SHA-256 over the folder's files in sorted relative-path order: for each file its
+    POSIX relative path, a NUL byte, its size as 8 little-endian bytes, then its bytes."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix()):
+        if not path.is_file():
+            continue
+        content = path.read_bytes()
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(len(content).to_bytes(8, "little"))
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def read_output(path: Path, resolution: int) -> tuple[np.ndarray | None, str | None]:
+    """One output image as uint8 ``[H, W, 3]``, or why it cannot be used."""
+    if not path.is_file():
+        return None, "missing"
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode, size = image.mode, image.size
+            array = np.asarray(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        return None, f"unreadable ({error})"
+    if mode != "RGB":
+        return None, f"mode {mode}, expected 8-bit RGB"
+    if size != (resolution, resolution):
+        return None, f"size {size[0]}x{size[1]}, expected {resolution}x{resolution}"
+    return array, None
+
+
+@dataclass
+class ImportReport:
+    """What validation found: images per ``generated.npz`` key, and every problem."""
+
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+
+def expected_names(tuples: pd.DataFrame, k_values: list[int]) -> dict[str, list[str]]:
+    """``{"k<K>_<kind>": [file per tuple, in the tuples file's order]}``."""
+    return {
+        f"k{k}_{kind}": [output_name(kind, k, int(t)) for t in tuples["tuple"]]
+        for kind in KINDS
+        for k in k_values
+    }
+
+
+def validate_folder(
+    folder: Path, tuples: pd.DataFrame, k_values: list[int], resolution: int
+) -> ImportReport:
+    """Read every expected image and list every file that is not expected."""
+    folder = Path(folder)
+    report = ImportReport()
+    if not folder.is_dir():
+        report.problems.append(f"{folder}: not a folder")
+        return report
+    expected = expected_names(tuples, k_values)
+    wanted = {name for names in expected.values() for name in names} | {CODES_FILE}
+    for key, names in expected.items():
+        images = []
+        for name in names:
+            array, problem = read_output(folder / name, resolution)
+            if problem is not None:
+                report.problems.append(f"{folder / name}: {problem}")
+            images.append(array)
+        if all(image is not None for image in images):
+            report.outputs[key] = np.stack(images)
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_file() and relative not in wanted:
+            report.extra.append(relative)
+    return report
+
+
+def read_codes(path: Path, test_paths: np.ndarray) -> dict[str, np.ndarray]:
+    """An external ``codes.npz`` in the test split's index order: ``paths`` must name every
+    test image once; each code is a finite float array with one row per path."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: unreadable as .npz ({error})") from error
+    if "paths" not in arrays:
+        raise DataError(f"{path}: no 'paths' array (the test images' paths, one per row)")
+    paths = arrays.pop("paths").astype(str)
+    if len(set(paths)) != len(paths) or set(paths) != set(test_paths):
+        missing = sorted(set(test_paths) - set(paths))[:3]
+        unknown = sorted(set(paths) - set(test_paths))[:3]
+        raise DataError(
+            f"{path}: 'paths' must list each of the {len(test_paths)} test images once "
+            f"(missing e.g. {missing}, unknown e.g. {unknown}, {len(paths) - len(set(paths))} "
+            "repeated)"
+        )
+    if not arrays:
+        raise DataError(f"{path}: no code arrays beside 'paths' (e.g. 'identity', 'pose')")
+    position = {p: i for i, p in enumerate(paths)}
+    order = np.array([position[p] for p in test_paths])
+    codes = {}
+    for name, code in arrays.items():
+        if code.ndim != 2 or len(code) != len(paths) or not np.issubdtype(code.dtype, np.number):
+            raise DataError(f"{path}: code {name!r} has shape {code.shape}, expected [N, D]")
+        if not np.isfinite(code).all():
+            raise DataError(f"{path}: code {name!r} has non-finite values")
+        codes[name] = code[order].astype(np.float64)
+    return codes
+
+
+def import_outputs(
+    data: Path,
+    folder: Path,
+    name: str,
+    k_values: list[int],
+    run_dir: Path,
+    allow_extra: bool = False,
+) -> dict[str, Any]:
+    """Validate ``folder`` and write ``<run_dir>/pose_transfer/generated.npz`` (synthesize's
+    format) and ``external.json``; ``codes.npz``, if present, to ``representation/``."""
+    from bench.data.index import read_index, read_meta
+    from bench.protocols.pose_transfer import read_tuples, save_generated, tuples_path
+
+    data, folder, run_dir = Path(data), Path(folder), Path(run_dir)
+    meta = read_meta(data)
+    tuples = read_tuples(data)
+    report = validate_folder(folder, tuples, k_values, int(meta["resolution"]))
+    problems = list(report.problems)
+    if report.extra and not allow_extra:
+        problems += [f"{folder / e}: not an expected output (--allow-extra)" for e in report.extra]
+    codes = None
+    if (folder / CODES_FILE).is_file():
+        index = read_index(data)
+        test_paths = index.loc[index["split"] == "test", "path"].to_numpy(str)
+        try:
+            codes = read_codes(folder / CODES_FILE, test_paths)
+        except DataError as error:
+            problems.append(str(error))
+    if problems:
+        raise DataError(
+            f"{folder}: {len(problems)} problem(s), nothing imported:\n  " + "\n  ".join(problems)
+        )
+    provenance = {
+        "external": True,
+        "method": name,
+        "outputs_folder": str(folder.resolve()),
+        "outputs_sha256": folder_sha256(folder),
+        "outputs_files": sum(len(v) for v in expected_names(tuples, k_values).values()),
+        "extra_files": report.extra,
+        "codes": sorted(codes) if codes else [],
+        "tuples_file_sha256": hashlib.sha256(tuples_path(data).read_bytes()).hexdigest(),
+    }
+    out = run_dir / "pose_transfer"
+    save_generated(out / "generated.npz", report.outputs, tuples, k_values)
+    if codes:
+        from bench.protocols.results import save_arrays
+
+        save_arrays(run_dir / "representation" / "codes.npz", paths=test_paths, **codes)
+    (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=1, sort_keys=True) + "\n")
+    log.info(
+        "imported %d outputs of %s (sha256 %s) into %s",
+        provenance["outputs_files"],
+        name,
+        provenance["outputs_sha256"][:12],
+        out,
+    )
+    return provenance
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="dataset name (its data is results/data/<dataset>)")
+    parser.add_argument("--name", required=True, help="the method's name in the tables")
+    parser.add_argument("--outputs", required=True, help="the folder of outputs")
+    parser.add_argument("--data", help="the prepared dataset (default: results/data/<dataset>)")
+    parser.add_argument(
+        "--run-dir", help="where to write (default: results/runs/<dataset>/<name>/seed0)"
+    )
+    parser.add_argument(
+        "--k", type=int, nargs="+", help="K values (default: protocols.pose_transfer.k)"
+    )
+    parser.add_argument(
+        "--allow-extra",
+        action="store_true",
+        help="list and count files that are not expected outputs instead of stopping",
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    import re
+
+    from bench.external.export import default_k
+
+    if not re.fullmatch(r"[a-z0-9_]+", args.name):
+        raise DataError(f"--name {args.name!r}: use lower-case letters, digits and _ only")
+    from bench.methods.registry import method_registry
+
+    if args.name in method_registry():
+        raise DataError(f"--name {args.name!r} is a built-in method (methods/{args.name}/)")
+    import_outputs(
+        Path(args.data or f"results/data/{args.dataset}"),
+        Path(args.outputs),
+        args.name,
+        args.k or default_k(),
+        Path(args.run_dir or f"results/runs/{args.dataset}/{args.name}/seed0"),
+        args.allow_extra,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.cli import setup_logging
+    from bench.errors import BenchError
+
+    parser = argparse.ArgumentParser(prog="python -m bench.external.import_", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging(None)
+    try:
+        run(args)
+    except BenchError as error:
+        log.error("%s", error)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
