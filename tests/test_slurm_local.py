@@ -1,0 +1,123 @@
+"""tools/slurm-local/check_smoke.py (the SLURM smoke check `make test-slurm` runs) and
+profiles/slurm: the parsing and comparisons it relies on, on recorded scontrol and Snakemake
+output, and the profile's resources against the workflow's rules. The cluster run itself
+needs root and a SLURM install: `make test-slurm` (.ci/run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+import yaml
+
+from bench import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location(
+    "check_smoke", REPO_ROOT / "tools" / "slurm-local" / "check_smoke.py"
+)
+check_smoke = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check_smoke)
+
+PROFILE = yaml.safe_load((REPO_ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+# `scontrol show job -o` of a training job on tools/slurm-local's cluster (abridged).
+TRAIN_JOB = (
+    "JobId=7 JobName=7a85c5c3 JobState=COMPLETED TimeLimit=12:00:00 Partition=gpu "
+    "NumCPUs=1 CPUs/Task=1 TRES=cpu=1,node=1,billing=1,gres/gpu=1 MinMemoryNode=16000M "
+    "Comment=rule_train_wildcards_synthfaces_pose_ae_0 TresPerJob=gres:gpu:1"
+)
+LOG = """\
+rule prepare:
+    output: results/data/synthfaces/meta.json
+    jobid: 1
+    threads: 2
+    resources: tmpdir=<TBD>, mem_mb=16000, slurm_partition=cpu, runtime=120
+
+rule train:
+    jobid: 17
+    wildcards: dataset=synthfaces, method=pose_ae, seed=0
+    resources: tmpdir=<TBD>, mem_mb=16000, slurm_partition=gpu, runtime=720, gpu=1
+
+localrule all:
+    jobid: 0
+Job 1 has been submitted with SLURM jobid 2 (log: x/2.log).
+Job 17 has been submitted with SLURM jobid 7 (log: x/7.log).
+"""
+
+
+def test_scontrol_line_parses_into_fields():
+    [job] = check_smoke.parse_scontrol(TRAIN_JOB + "\n\n")
+    assert job["Partition"] == "gpu" and job["CPUs/Task"] == "1"
+    assert job["TRES"] == "cpu=1,node=1,billing=1,gres/gpu=1"
+
+
+def test_rule_of_comment_splits_rule_names_with_underscores():
+    assert check_smoke.rule_of("rule_train_evaluator_wildcards_synthfaces_pose") == (
+        "train_evaluator",
+        "synthfaces_pose",
+    )
+    assert check_smoke.rule_of("rule_tables") == ("tables", "")
+    with pytest.raises(ValueError, match="not the plugin's"):
+        check_smoke.rule_of("(null)")
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"), [("12:00:00", 720), ("1-00:00:00", 1440), ("00:10:30", 11)]
+)
+def test_time_limit_minutes(limit, expected):
+    assert check_smoke.minutes(limit) == expected
+
+
+def test_training_job_matches_the_profile():
+    [job] = check_smoke.parse_scontrol(TRAIN_JOB)
+    assert check_smoke.job_problems(job, PROFILE, threads=1, gpus=1) == []
+
+
+def test_each_wrong_request_is_named():
+    job = check_smoke.parse_scontrol(TRAIN_JOB)[0] | {
+        "Partition": "cpu",
+        "TimeLimit": "01:00:00",
+        "MinMemoryNode": "4000M",
+        "CPUs/Task": "4",
+        "TresPerJob": "",
+        "TRES": "cpu=4",
+    }
+    problems = check_smoke.job_problems(job, PROFILE, threads=1, gpus=1)
+    assert [re.search(r": (\w+) ", p).group(1) for p in problems] == [
+        "slurm_partition",
+        "runtime",
+        "mem_mb",
+        "cpus_per_task",
+        "gpu",
+    ]
+
+
+def test_log_jobs_reads_rule_threads_gpu_and_slurm_ids():
+    jobs, submitted = check_smoke.log_jobs(LOG)
+    assert jobs["1"] == {"rule": "prepare", "local": False, "threads": 2, "gpu": 0}
+    assert jobs["17"]["gpu"] == 1 and jobs["0"]["local"]
+    assert submitted == {"1": "2", "17": "7"}
+
+
+def test_differing_files_names_changed_and_missing_tables(tmp_path):
+    reference, candidate = tmp_path / "a", tmp_path / "b"
+    for folder in (reference, candidate):
+        folder.mkdir()
+        (folder / "same.csv").write_text("x,1\n")
+    (reference / "changed.csv").write_text("x,1\n")
+    (candidate / "changed.csv").write_text("x,2\n")
+    (reference / "missing.md").write_text("|x|\n")
+    assert check_smoke.differing_files(reference, candidate) == ["changed.csv", "missing.md"]
+    assert check_smoke.differing_files(candidate / "none", reference)[0].endswith(
+        "no files to compare"
+    )
+
+
+def test_profile_names_only_rules_of_the_workflow_and_documented_resources():
+    rules = set()
+    for path in (REPO_ROOT / "workflow" / "rules").glob("*.smk"):
+        rules |= set(re.findall(r"^rule (\w+):", path.read_text(), re.M))
+    documented = {"slurm_partition", "slurm_account", "runtime", "mem_mb", "cpus_per_task", "gpu"}
+    assert set(PROFILE["set-resources"]) <= rules
+    for resources in [PROFILE["default-resources"], *PROFILE["set-resources"].values()]:
+        assert set(resources) <= documented
