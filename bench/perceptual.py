@@ -136,6 +136,28 @@ class PerceptualLoss(nn.Module):
         return f"name={self.name!r}, layers={len(self._slices)}, source={self.source!r}"
 
 
+class MethodPerceptualLoss:
+    """The one way a method holds its perceptual loss: ``perceptual = MethodPerceptualLoss()``.
+
+    On a :class:`~bench.methods.api.Method` subclass, ``self.perceptual`` is the loss that
+    ``self.config["perceptual"]`` describes, built on first read on the method's device
+    (a method that needs it before training reads it in ``configure_optimizers``). It is
+    kept outside the module tree: not in ``parameters()``, ``state_dict()`` or ``.to()``.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_loss"
+
+    def __get__(self, method: Any, owner: type | None = None) -> Any:
+        if method is None:
+            return self
+        loss = method.__dict__.get(self._slot)
+        if loss is None:
+            loss = build_perceptual(method.config["perceptual"]).to(method.device)
+            method.__dict__[self._slot] = loss  # a plain attribute: no submodule
+        return loss
+
+
 def build_perceptual(spec: dict[str, Any]) -> PerceptualLoss:
     """The perceptual loss a method config's ``perceptual`` section describes."""
     unknown = set(spec) - SPEC_KEYS

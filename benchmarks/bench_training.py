@@ -53,12 +53,12 @@ def measure(name: str, data: FaceData, args: argparse.Namespace) -> dict:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         seconds = time.perf_counter() - began
-    images = args.steps * config["batch_size"] * spec.cls.sampling.frames
+    images = args.steps * config["batch_size"] * spec.cls.sampling_for(config).frames
     return {
         "method": name,
         "scale": args.scale,
         "batch_size": config["batch_size"],
-        "frames": spec.cls.sampling.frames,
+        "frames": spec.cls.sampling_for(config).frames,
         "steps": args.steps,
         "seconds": round(seconds, 2),
         "images_per_s": round(images / seconds, 1),

@@ -9,6 +9,7 @@ from bench.methods.api import (
     Method,
     Sampling,
     frozen,
+    k_shot_sampling,
 )
 from bench.methods.registry import MethodSpec, get_method, method_registry
 
@@ -23,5 +24,6 @@ __all__ = [
     "Sampling",
     "frozen",
     "get_method",
+    "k_shot_sampling",
     "method_registry",
 ]

@@ -55,6 +55,15 @@ class Sampling:
     frames: int = 1
 
 
+def k_shot_sampling(config: dict[str, Any], method: str) -> Sampling:
+    """K = ``k_train`` source frames plus one target frame of one clip per item: what every
+    K-shot method (caingan and its ablations, fshm, pix2pixhd_kshot) trains on."""
+    k = int(config["k_train"])
+    if k < 1:
+        raise ValueError(f"{method}: k_train must be >= 1, got {k}")
+    return Sampling(group="clip", frames=k + 1)
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """Facts about the training data a method may size itself by."""

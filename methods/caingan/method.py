@@ -25,10 +25,10 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
-from bench.perceptual import build_perceptual
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, k_shot_sampling
+from bench.perceptual import MethodPerceptualLoss
 
 from .model import (
     CainGenerator,
@@ -78,15 +78,12 @@ class CainGAN(Method):
 
     needs = frozenset({"clip", "landmarks"})
     provides = frozenset({"transfer", "identity_code"})
-    sampling = Sampling(group="clip", frames=9)
+    perceptual = MethodPerceptualLoss()
 
     @classmethod
     def sampling_for(cls, config: dict) -> Sampling:
         """K = ``k_train`` sources plus one target frame of one clip per item (paper: K = 8)."""
-        k = int(config["k_train"])
-        if k < 1:
-            raise ValueError(f"caingan: k_train must be >= 1, got {k}")
-        return Sampling(group="clip", frames=k + 1)
+        return k_shot_sampling(config, cls.name or "caingan")
 
     def __init__(self, config: dict, info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -120,12 +117,11 @@ class CainGAN(Method):
         # The last E+G losses, logged on D-only steps; a buffer so that a resumed run logs
         # exactly what an uninterrupted one does.
         self.register_buffer("last_generator_losses", torch.zeros(len(GENERATOR_LOSSES)))
-        self.perceptual: nn.Module | None = None  # built for training (configure_optimizers)
 
     # -- training -------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """TTUR Adam(0, 0.9): lr_eg for E+G, lr_d for both discriminators (authors' code)."""
-        self.perceptual = build_perceptual(self.config["perceptual"]).to(self.device)
+        # Built here, before the first step (the random stream's order of the trained runs).
         log.info("caingan perceptual loss: %s", self.perceptual.extra_repr())
         betas = tuple(self.config["betas"])
         eg = [*self.embedder.parameters(), *self.generator.parameters()]

@@ -135,7 +135,6 @@ class DRGAN(Method):
 
     needs = frozenset({"identity", "pose_bins"})
     provides = frozenset({"transfer", "identity_code", "pose_code", "reconstruct"})
-    sampling = Sampling(group="session", frames=1)
     #: G_enc predicts a confidence omega per image (multi-image DR-GAN only).
     confidence = False
     #: Losses logged in the adversarial phase; pretraining steps log them as 0 (every
@@ -377,7 +376,13 @@ class DRGAN(Method):
             "pretrain_pose": 0.0,
             "pretrain_accuracy": float(self.pretrain_accuracy),
             **losses,
+            **self.synthesis_losses(),
         }
+
+    def synthesis_losses(self) -> dict[str, float]:
+        """Values of the last ``synthesize`` that an adversarial step logs after its losses
+        (names listed in ``adversarial_losses``, so pretraining logs them as 0); none here."""
+        return {}
 
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: the input images of the item, then G_dec(f, c, 0) at yaw -60 ... 60."""

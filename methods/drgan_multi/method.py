@@ -28,7 +28,6 @@ from ..drgan.model import fuse, one_hot
 class DRGANMulti(DRGAN):
     """Multi-image DR-GAN: learned omega-weighted fusion of n images of one person."""
 
-    sampling = Sampling(group="session", frames=6)  # the paper's n = 6
     confidence = True
     adversarial_losses = (
         *("d_real_id", "d_real_pose", "d_fake"),
@@ -74,11 +73,9 @@ class DRGANMulti(DRGAN):
             "fused": (fused_fake, identity.view(b, n)[:, 0], fused_bin),
         }
 
-    def training_step(self, batch: FaceBatch, step: int) -> dict[str, float]:
-        losses = super().training_step(batch, step)  # pretraining logs omega_mean as 0
-        if losses["adversarial"]:
-            losses["omega_mean"] = self._omega_mean
-        return losses
+    def synthesis_losses(self) -> dict[str, float]:
+        """The mean confidence omega of the last synthesis (pretraining logs it as 0)."""
+        return {"omega_mean": self._omega_mean}
 
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: the item's images used in training, then the fused synthesis at yaw

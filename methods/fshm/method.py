@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, k_shot_sampling
+from bench.perceptual import MethodPerceptualLoss
 
 from ..caingan.model import LandmarkRegressor, draw_landmark_images, landmark_regression_loss
 from .model import Embedder, Generator, ProjectionDiscriminator
@@ -44,14 +45,12 @@ class FSHM(Method):
 
     needs = frozenset({"clip", "landmarks", "identity"})
     provides = frozenset({"transfer", "identity_code", "reconstruct"})
+    perceptual = MethodPerceptualLoss()  # built on first use, not in the state_dict
 
     @classmethod
     def sampling_for(cls, config: dict[str, Any]) -> Sampling:
         """K source frames plus one target frame of one clip per item (paper: K = 8)."""
-        k = int(config["k_train"])
-        if k < 1:
-            raise ValueError(f"fshm: k_train must be >= 1, got {k}")
-        return Sampling(group="clip", frames=k + 1)
+        return k_shot_sampling(config, cls.name or "fshm")
 
     def __init__(self, config: dict[str, Any], info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -63,18 +62,6 @@ class FSHM(Method):
         self.discriminator = ProjectionDiscriminator(r, width, max_width, info.n_identities)
         self.landmark_regressor = LandmarkRegressor(r, config["landmark_width"])
         self.register_buffer("last_generator_losses", torch.zeros(len(GENERATOR_LOSSES)))
-        self._perceptual = None
-
-    @property
-    def perceptual(self):  # noqa: ANN201 (bench.perceptual.PerceptualLoss, imported lazily)
-        """The content loss's frozen backbone, built on first use (not in the state_dict)."""
-        if self._perceptual is None:
-            from bench.perceptual import build_perceptual
-
-            # object.__setattr__: kept out of the module tree (and so out of the state_dict).
-            loss = build_perceptual(self.config["perceptual"]).to(self.device)
-            object.__setattr__(self, "_perceptual", loss)
-        return self._perceptual
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         betas = tuple(self.config["betas"])

@@ -52,7 +52,6 @@ class IPGAN(Method):
 
     needs = frozenset()
     provides = frozenset({"transfer", "identity_code", "pose_code", "reconstruct", "sample"})
-    sampling = Sampling(group="session", frames=2)
 
     @classmethod
     def sampling_for(cls, config: dict[str, Any]) -> Sampling:

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, k_shot_sampling
+from bench.perceptual import MethodPerceptualLoss
 
 from ..caingan.model import LandmarkRegressor, draw_landmark_images, landmark_regression_loss
 from .model import GlobalGenerator, MultiscaleDiscriminator, downsamplings
@@ -54,14 +55,12 @@ class Pix2PixHDKShot(Method):
 
     needs = frozenset({"clip", "landmarks"})
     provides = frozenset({"transfer", "reconstruct"})
+    perceptual = MethodPerceptualLoss()  # built on first use, not in the state_dict
 
     @classmethod
     def sampling_for(cls, config: dict[str, Any]) -> Sampling:
         """K source frames plus one target frame of one clip per item (CainGAN: K = 8)."""
-        k = int(config["k_train"])
-        if k < 1:
-            raise ValueError(f"pix2pixhd_kshot: k_train must be >= 1, got {k}")
-        return Sampling(group="clip", frames=k + 1)
+        return k_shot_sampling(config, cls.name or "pix2pixhd_kshot")
 
     def __init__(self, config: dict[str, Any], info: DatasetInfo) -> None:
         super().__init__(config, info)
@@ -75,17 +74,6 @@ class Pix2PixHDKShot(Method):
             in_channels + 3, config["ndf"], config["n_layers_d"], config["num_d"], 512
         )
         self.landmark_regressor = LandmarkRegressor(info.resolution, config["landmark_width"])
-        self._perceptual = None
-
-    @property
-    def perceptual(self):  # noqa: ANN201 (bench.perceptual.PerceptualLoss, imported lazily)
-        """The VGG loss's frozen backbone, built on first use (kept out of the state_dict)."""
-        if self._perceptual is None:
-            from bench.perceptual import build_perceptual
-
-            loss = build_perceptual(self.config["perceptual"]).to(self.device)
-            object.__setattr__(self, "_perceptual", loss)  # not a submodule
-        return self._perceptual
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         lr, betas = self.config["lr"], tuple(self.config["betas"])

@@ -27,7 +27,6 @@ class PoseAutoencoder(Method):
     # declared as before 2be0f52, which tests/test_methods_registry.py lists.
     needs = frozenset({"clip", "pose_angles"})
     provides = frozenset({"transfer", "identity_code"})
-    sampling = Sampling(group="session", frames=2)
 
     @classmethod
     def sampling_for(cls, config: dict[str, Any]) -> Sampling:
