@@ -32,8 +32,9 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def runs(dataset, untrained=True):
-    """(method, seed) pairs trained on a dataset, in config order, then the untrained rows.
+def runs(dataset, untrained=True, external=False):
+    """(method, seed) pairs trained on a dataset, in config order, then the untrained rows
+    (and, with ``external``, the imported outputs of config ``external``, as seed 0).
 
     With ``untrained_rows``, every trainable method is also scored at its initialisation
     (seed ``<first>-untrained``, steps 0): the row that shows what training adds. Only the
@@ -49,7 +50,8 @@ def runs(dataset, untrained=True):
         for m in config["methods"]
         if untrained and config["untrained_rows"] and get_method(m).cls.trainable
     ]
-    return trained + untrained
+    imported = [(m, "0") for m in config["external"].get(dataset, {})] if external else []
+    return trained + untrained + imported
 
 
 def table_names():

@@ -1,7 +1,7 @@
 def pose_transfer_metrics(w):
     return [
         f"results/runs/{w.dataset}/{m}/seed{s}/pose_transfer/metrics.json"
-        for m, s in runs(w.dataset)
+        for m, s in runs(w.dataset, external=True)
     ]
 
 
@@ -29,7 +29,7 @@ def face_score_files(dataset):
     """The pretrained-face scores of every trained run (no untrained rows: see ``runs``)."""
     return [
         f"results/runs/{dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
-        for m, s in runs(dataset, untrained=False)
+        for m, s in runs(dataset, untrained=False, external=True)
     ]
 
 
