@@ -1,14 +1,19 @@
 """LFW pairs.txt: exact format, strict errors with line numbers, View-2-like generation."""
 
+import itertools
+import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.metrics.pairs import (
     SAME_SCENE_PAIRS_FILE,
     Pair,
     PairsFormatError,
+    exact_split,
+    largest_protocol,
     make_pairs,
     make_scene_pairs,
     pair_image_path,
@@ -368,3 +373,61 @@ def test_scene_groups_per_identity_orders_by_image_number() -> None:
     assert groups == {"A": [0, 1], "B": [6, 7]}
     with pytest.raises(ValueError, match=r"'A': image numbers must be 1..2"):
         scene_groups_per_identity(["A", "A"], [1, 3], [0, 0])
+
+
+def brute_force_split_exists(counts: dict[str, int], n_sets: int, n_per_set: int) -> bool:
+    """Reference: try every assignment of identities to sets (small pools only)."""
+    names = sorted(counts)
+    for labels in itertools.product(range(n_sets), repeat=len(names)):
+        fits = True
+        for fold in range(n_sets):
+            group = [counts[n] for n, label in zip(names, labels, strict=True) if label == fold]
+            matched = sum(math.comb(c, 2) for c in group)
+            mismatched = (sum(group) ** 2 - sum(c * c for c in group)) // 2
+            fits = fits and min(matched, mismatched) >= n_per_set
+        if fits:
+            return True
+    return False
+
+
+def test_make_pairs_finds_the_split_the_balanced_deal_misses() -> None:
+    counts = {"a": 5, "b": 3, "c": 3, "d": 3}  # the deal gives {a} | {b, c, d}: no split
+    for seed in range(10):
+        pairs = make_pairs(counts, n_sets=2, n_per_set=1, seed=seed)
+        people = [{n for p in pairs if p.fold == f for n in (p.name1, p.name2)} for f in (0, 1)]
+        assert not people[0] & people[1] and all(len(group) == 2 for group in people)
+        assert sum(p.same for p in pairs) == 2 and len(pairs) == 4
+
+
+def test_exact_split_agrees_with_a_brute_force_search() -> None:
+    rng = np.random.default_rng(0)
+    outcomes = set()
+    for _ in range(150):
+        counts = {f"P{i}": int(c) for i, c in enumerate(rng.integers(1, 7, rng.integers(4, 8)))}
+        n_sets, n_per_set = int(rng.integers(2, 4)), int(rng.integers(1, 12))
+        found = exact_split(counts, n_sets, n_per_set)
+        assert (found is not None) == brute_force_split_exists(counts, n_sets, n_per_set), counts
+        if found is not None:
+            assert sorted(n for g in found for n in g) == sorted(counts)
+        outcomes.add(found is not None)
+    assert outcomes == {True, False}  # both answers were exercised
+
+
+def test_largest_protocol_is_the_most_pairs_any_split_allows() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        counts = {f"P{i}": int(c) for i, c in enumerate(rng.integers(1, 6, rng.integers(4, 7)))}
+        reference = max(
+            (
+                (s * p, s)
+                for s in (2, 3)
+                for p in range(1, 40)
+                if brute_force_split_exists(counts, s, p)
+            ),
+            default=None,
+        )
+        chosen = largest_protocol(counts, limit=(3, 300))
+        assert (None if chosen is None else (chosen[0] * chosen[1], chosen[0])) == reference
+    assert largest_protocol({"a": 5, "b": 3, "c": 3}) is None  # 2 sets need 4 people
+    assert largest_protocol({f"P{i}": 40 for i in range(30)}) == (10, 300)  # LFW's size caps it
+    assert largest_protocol({"a": 5, "b": 3, "c": 3, "d": 3}, n_per_set=2) == (2, 2)

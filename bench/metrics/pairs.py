@@ -139,7 +139,10 @@ def make_pairs(
     people appear, not only the largest), and mismatched pairs take a random pair of people
     and one random image of each. Pairs are unique up to order, stored with
     ``number1 < number2`` (matched) and ``name1 < name2`` (mismatched), and sorted within each
-    block. Identities with 0 images are ignored.
+    block. Identities with 0 images are ignored. When the balanced deal leaves a set short,
+    :func:`exact_split` searches every assignment of identities to sets, so the draw fails
+    only when no split exists ({a: 5, b: 3, c: 3, d: 3} with 2 sets of 1 pair: the deal
+    gives {a} | {b, c, d}, the search {a, d} | {b, c}).
 
     ``scene_groups`` (the scene group of each image number 1..n of each identity: its clip
     or session) makes every matched pair cross scene groups: the cross-scene file of
@@ -155,6 +158,8 @@ def make_pairs(
     _check_pool_size(counts, n_sets, n_per_set)
     rng = np.random.default_rng(seed)
     groups = _split_identities(counts, n_sets, rng)
+    if not all(_group_fills_a_set(group, counts, n_per_set) for group in groups):
+        groups = exact_split(counts, n_sets, n_per_set) or groups  # the deal gave up: search
     pairs: list[Pair] = []
     for fold, group in enumerate(groups):
         _check_group_size(group, counts, fold, n_per_set)
@@ -162,6 +167,116 @@ def make_pairs(
         mismatched = sorted(_draw_mismatched(group, counts, n_per_set, rng))
         _append_set(pairs, fold, matched, mismatched)
     return pairs
+
+
+#: Nodes the exact split may visit before it gives up (a few seconds of Python); sizing a
+#: protocol tries many sizes, each with a smaller budget.
+EXACT_SPLIT_NODES = 200_000
+SIZING_NODES = 5_000
+#: The largest protocol sized from the data: LFW View 2's 10 sets of 300 pairs.
+MAX_PROTOCOL = (10, 300)
+
+
+class _SearchLimit(Exception):
+    """The exact split visited :data:`EXACT_SPLIT_NODES` nodes without an answer."""
+
+
+def _group_fills_a_set(group: Sequence[str], counts: Mapping[str, int], n_per_set: int) -> bool:
+    """Whether one identity group offers ``n_per_set`` matched and mismatched pairs."""
+    matched = sum(_matched_capacity(counts[name]) for name in group)
+    return min(matched, _mismatched_capacity([counts[name] for name in group])) >= n_per_set
+
+
+def exact_split(
+    counts: Mapping[str, int], n_sets: int, n_per_set: int, max_nodes: int = EXACT_SPLIT_NODES
+) -> list[list[str]] | None:
+    """Identity groups, one per set, each filling a set of ``n_per_set`` pairs; None if none.
+
+    Depth-first over identities (most images first), each into every set whose state differs
+    (sets in the same state are interchangeable, so one is tried), pruned when the remaining
+    identities cannot cover the sets' missing matched pairs or head count. Exhaustive, so
+    None means no split exists; pools too large to search (more than ``max_nodes`` nodes)
+    also give None, and the caller's error names the set that falls short.
+    """
+    names = sorted((n for n in counts if counts[n] > 0), key=lambda n: (-counts[n], n))
+    if len(names) < 2 * n_sets:
+        return None
+    left = np.cumsum([_matched_capacity(counts[n]) for n in names][::-1])[::-1].tolist() + [0]
+    groups: list[list[str]] = [[] for _ in range(n_sets)]
+    state = [[0, 0, 0] for _ in range(n_sets)]  # matched capacity, images, squared images
+    visited = [0]
+
+    def place(position: int) -> bool:
+        visited[0] += 1
+        if visited[0] > max_nodes:
+            raise _SearchLimit
+        if position == len(names):
+            return all(_group_fills_a_set(g, counts, n_per_set) for g in groups)
+        short = sum(max(0, n_per_set - s[0]) for s in state)
+        heads = sum(max(0, 2 - len(g)) for g in groups)
+        if left[position] < short or len(names) - position < heads:
+            return False
+        name, count = names[position], counts[names[position]]
+        tried = set()
+        for k in sorted(range(n_sets), key=lambda k: (state[k][0], len(groups[k]), k)):
+            key = (*state[k], len(groups[k]))
+            if key in tried:
+                continue
+            tried.add(key)
+            change = (_matched_capacity(count), count, count * count)
+            state[k] = [a + b for a, b in zip(state[k], change, strict=True)]
+            groups[k].append(name)
+            if place(position + 1):
+                return True
+            groups[k].pop()
+            state[k] = [a - b for a, b in zip(state[k], change, strict=True)]
+        return False
+
+    try:
+        return groups if place(0) else None
+    except (_SearchLimit, RecursionError):
+        return None
+
+
+def protocol_fits(counts: Mapping[str, int], n_sets: int, n_per_set: int) -> bool:
+    """Whether :func:`make_pairs` can draw ``n_sets`` sets of ``n_per_set`` pairs of each kind."""
+    counts = {name: int(count) for name, count in counts.items() if count > 0}
+    if len(counts) < 2 * n_sets or n_sets < 1 or n_per_set < 1:
+        return False
+    groups = _split_identities(counts, n_sets, np.random.default_rng(0))
+    if all(_group_fills_a_set(group, counts, n_per_set) for group in groups):
+        return True
+    return exact_split(counts, n_sets, n_per_set, SIZING_NODES) is not None
+
+
+def largest_protocol(
+    counts: Mapping[str, int],
+    n_sets: int | None = None,
+    n_per_set: int | None = None,
+    limit: tuple[int, int] = MAX_PROTOCOL,
+    min_sets: int = 2,
+) -> tuple[int, int] | None:
+    """The (sets, pairs per set) with the most pairs that ``counts`` can fill, up to ``limit``.
+
+    A given ``n_sets`` or ``n_per_set`` is kept and only the other is sized; ties go to more
+    sets (more folds for the threshold). None when not even ``min_sets`` sets of 1 pair fit.
+    """
+    best = None
+    sets_range = [n_sets] if n_sets else range(min_sets, limit[0] + 1)
+    for sets in sets_range:
+        if n_per_set:
+            per_set = n_per_set if protocol_fits(counts, sets, n_per_set) else 0
+        else:
+            low, high = 0, limit[1]  # the largest per_set that fits, by bisection
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (
+                    (middle, high) if protocol_fits(counts, sets, middle) else (low, middle - 1)
+                )
+            per_set = low
+        if per_set and (best is None or sets * per_set >= best[0] * best[1]):
+            best = (sets, per_set)
+    return best
 
 
 @dataclass(frozen=True)

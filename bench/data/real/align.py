@@ -31,6 +31,9 @@ TEMPLATE = np.array(
 #: left, top, right, bottom, calibrated against dlib's own HOG boxes on aligned photos.
 DLIB_BOX = (0.254, 0.309, 0.742, 0.797)
 POSE_SOURCE = POSE_ESTIMATOR
+#: MTCNN's smallest face is 20 px: a shorter image side gives its pyramid no scale at all
+#: (``torch.cat`` of an empty list inside ``detect``).
+MIN_SIDE = 20
 
 
 class AlignmentFailed(Exception):
@@ -47,6 +50,7 @@ class Aligned:
     pose: tuple[float, float, float]  # yaw, pitch, roll degrees (dlib68-pnp)
     probability: float  # the detector's face probability (1.0 for annotated points)
     align_source: str  # "mtcnn", "annotation" or "centre"
+    outside_fraction: float = 0.0  # share of crop pixels outside the photo (replicated border)
 
 
 def similarity_to_template(points: np.ndarray, resolution: int) -> np.ndarray:
@@ -129,6 +133,12 @@ class FaceAligner:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise AlignmentFailed(f"expected a uint8 RGB image, got {image.dtype} {image.shape}")
         if five_points is None:
+            if min(image.shape[:2]) < MIN_SIDE:  # MTCNN's pyramid has no scale below 20 px
+                height, width = image.shape[:2]
+                raise AlignmentFailed(
+                    f"image too small ({width}x{height} px; MTCNN needs a shorter side of at "
+                    f"least {MIN_SIDE} px)"
+                )
             five_points, probability = self.five_points(image)
             source = "mtcnn"
         else:
@@ -137,6 +147,9 @@ class FaceAligner:
         size = (self.resolution, self.resolution)
         crop = self._cv2.warpAffine(
             image, matrix, size, flags=self._cv2.INTER_AREA, borderMode=self._cv2.BORDER_REPLICATE
+        )
+        inside = self._cv2.warpAffine(
+            np.full(image.shape[:2], 255, np.uint8), matrix, size, flags=self._cv2.INTER_NEAREST
         )
         points = self.landmarks_68(image, matrix)
         # pixel-centre convention: shift to corner coordinates, transform, shift back
@@ -152,4 +165,5 @@ class FaceAligner:
             pose=(float(pose[0]), float(pose[1]), float(pose[2])),
             probability=probability,
             align_source=source,
+            outside_fraction=float((inside == 0).mean()),
         )

@@ -24,6 +24,8 @@ from tqdm import tqdm
 from bench.data.index import INDEX_COLUMNS, grouping_sizes
 from bench.data.real.datasets import DATASETS, resolve_root
 from bench.data.real.listing import Listing
+from bench.data.real.protocol import NO_PROTOCOL, choose_protocol, describe_pool, test_counts
+from bench.data.real.quality import MOSTLY_BORDER, add_run, duplicate_groups
 from bench.data.real.records import open_work_dir, read_records
 from bench.data.real.sources import SourceImage
 from bench.data.real.worker import WorkerSettings, crop_path, init_worker, process_chunk
@@ -126,6 +128,7 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
                 "est_yaw": yaw,
                 "est_pitch": pitch,
                 "est_roll": roll,
+                "outside_fraction": record.get("outside_fraction", float("nan")),
                 **columns,
             }
         )
@@ -135,28 +138,39 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
     return index[list(INDEX_COLUMNS) + [c for c in index.columns if c not in INDEX_COLUMNS]]
 
 
+def given_pairs(index: pd.DataFrame, listing: Listing, rejects: dict) -> tuple:
+    """The dataset's own pairs file: every image of it must have been accepted."""
+    accepted = set(index["path"])
+    for pair in listing.pairs:
+        for name, number in ((pair.name1, pair.number1), (pair.name2, pair.number2)):
+            key = f"{name}/{number}"
+            if f"images/{name}/{name}_{number:04d}.png" not in accepted:
+                raise DataError(
+                    f"{listing.pairs_file}: line {pair.line}: image {name} {number} was "
+                    f"rejected ({rejects.get(key, 'not listed')}); the pairs protocol "
+                    "needs every image"
+                )
+    n_sets = max(p.fold for p in listing.pairs) + 1
+    return listing.pairs, n_sets, len(listing.pairs) // (2 * n_sets), listing.pairs_file
+
+
 def test_pairs(index: pd.DataFrame, listing: Listing, rejects: dict, settings: dict) -> tuple:
-    """The given pairs (every image must be accepted) or pairs drawn over test identities."""
+    """``(pairs, sets, per_set, how)``: the given pairs, or pairs drawn over test identities.
+
+    Drawn pairs use the protocol of :func:`choose_protocol` on the accepted test images;
+    ``pairs`` is None for an evaluation-only folder too small for any protocol.
+    """
     if listing.pairs is not None:
-        accepted = set(index["path"])
-        for pair in listing.pairs:
-            for name, number in ((pair.name1, pair.number1), (pair.name2, pair.number2)):
-                key = f"{name}/{number}"
-                if f"images/{name}/{name}_{number:04d}.png" not in accepted:
-                    raise DataError(
-                        f"{listing.pairs_file}: line {pair.line}: image {name} {number} was "
-                        f"rejected ({rejects.get(key, 'not listed')}); the pairs protocol "
-                        "needs every image"
-                    )
-        n_sets = max(p.fold for p in listing.pairs) + 1
-        return listing.pairs, n_sets, len(listing.pairs) // (2 * n_sets)
+        return given_pairs(index, listing, rejects)
     test = index[index.split == "test"]
     numbers = {name: sorted(g["number"]) for name, g in test.groupby("name")}
-    spec = settings["pairs"]
+    counts = {n: len(v) for n, v in numbers.items()}
+    protocol = choose_protocol(counts, settings, "accepted")
+    if protocol is None:
+        return None, 0, 0, f"none: {describe_pool(counts)} in the test split ({NO_PROTOCOL})"
+    sets, per_set, how = protocol
     try:
-        drawn = make_pairs(
-            {n: len(v) for n, v in numbers.items()}, spec["sets"], spec["per_set"], spec["seed"]
-        )
+        drawn = make_pairs(counts, sets, per_set, settings["pairs"]["seed"])
     except ValueError as error:
         raise DataError(f"{settings['dataset']}.pairs: {error}") from error
     pairs = [
@@ -171,7 +185,7 @@ def test_pairs(index: pd.DataFrame, listing: Listing, rejects: dict, settings: d
         )
         for p in drawn
     ]
-    return pairs, spec["sets"], spec["per_set"]
+    return pairs, sets, per_set, f"drawn over test identities ({how})"
 
 
 def write_rejects(path: Path, listing: Listing, sources: list[SourceImage], records: dict) -> dict:
@@ -192,30 +206,55 @@ def reason_counts(reasons: list[str]) -> dict[str, int]:
     return dict(kinds.most_common())
 
 
-def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers: int = 1) -> Path:
-    """Prepare ``dataset`` (a key of :data:`DATASETS`) into ``out_dir``; resumable."""
-    began = time.perf_counter()
-    spec = DATASETS[dataset]
-    settings = {**settings, "dataset": dataset, "root": str(resolve_root(dataset, settings))}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    listing = spec.loader(Path(settings["root"]), settings)
+def write_skipped(path: Path, listing: Listing) -> dict[str, int]:
+    """skipped.csv: every file under the root that is neither a source nor a reject."""
+    rows = [{"path": file, "reason": reason} for file, reason in listing.skipped]
+    pd.DataFrame(rows, columns=["path", "reason"]).to_csv(path, index=False)
+    return dict(Counter(reason for _, reason in listing.skipped).most_common())
+
+
+def input_notes(sources: list[SourceImage], records: dict, index: pd.DataFrame) -> dict:
+    """meta.json's duplicate photos and mostly-border crops (counted and listed, all kept)."""
+    hashes = {s.origin: records[s.key]["dhash"] for s in sources if "dhash" in records[s.key]}
+    duplicates = duplicate_groups(hashes)
+    border = index.loc[index["outside_fraction"] > MOSTLY_BORDER, "source"].tolist()
+    return {
+        "duplicate_photos": {"groups": len(duplicates), "files": duplicates},
+        "mostly_border_crops": {
+            "threshold": MOSTLY_BORDER,
+            "count": len(border),
+            "sources": border,
+        },
+    }
+
+
+def plan(dataset: str, out_dir: Path, settings: dict[str, Any]) -> tuple:
+    """List the dataset and check its pairs protocol before any image is processed."""
+    listing = DATASETS[dataset].loader(Path(settings["root"]), settings)
     sources = limit_sources(listing.sources, settings, keep_test=listing.pairs is not None)
+    if listing.pairs is None:
+        protocol = choose_protocol(test_counts(sources), settings, "listed")
+        log.info("%s: pairs protocol from the listed test images: %s", dataset, protocol)
     work = open_work_dir(out_dir, {k: settings.get(k) for k in ("dataset", *CROP_KEYS)})
     todo = pending(sources, read_records(work), out_dir)
+    skipped = Counter(reason for _, reason in listing.skipped)
     log.info(
-        "%s: %d images listed (%d rejected while listing), %d already prepared, %d to do, "
-        "%d workers",
+        "%s: %d images listed (%d rejected while listing, %d other files skipped: %s), "
+        "%d already prepared, %d to do",
         dataset,
         len(sources),
         len(listing.rejects),
+        len(listing.skipped),
+        dict(skipped.most_common()) or "none",
         len(sources) - len(todo),
         len(todo),
-        workers,
     )
-    run_workers(todo, out_dir, work, settings, workers)
-    records = read_records(work)
-    index = index_table(sources, records, spec.pose_source)
+    return listing, sources, work, todo
+
+
+def write_outputs(out_dir: Path, listing: Listing, sources: list, records: dict, settings: dict):
+    """index.csv, landmarks.npz, rejects.csv, skipped.csv and pairs.txt; the meta.json fields."""
+    index = index_table(sources, records, DATASETS[settings["dataset"]].pose_source)
     index.to_csv(out_dir / "index.csv", index=False)
     accepted = [records[s.key] for s in sources if records[s.key]["status"] == "ok"]
     np.savez_compressed(
@@ -225,11 +264,38 @@ def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers:
         paths=index["path"].to_numpy(str),
     )
     rejects = write_rejects(out_dir / "rejects.csv", listing, sources, records)
-    pairs, n_sets, per_set = test_pairs(index, listing, rejects, settings)
-    write_pairs(out_dir / "pairs.txt", pairs, n_sets, per_set)
-    reasons = [r["reason"] for r in records.values() if r["status"] == "reject"]
+    skip_reasons = write_skipped(out_dir / "skipped.csv", listing)
+    pairs, n_sets, per_set, how = test_pairs(index, listing, rejects, settings)
+    (out_dir / "pairs.txt").unlink(missing_ok=True)
+    if pairs is not None:
+        write_pairs(out_dir / "pairs.txt", pairs, n_sets, per_set)
+    log.info("%s: pairs %s: %d sets of %d", settings["dataset"], how, n_sets, per_set)
+    reasons = [r["reason"] for s in sources if (r := records[s.key])["status"] == "reject"]
     reasons += [reason for _, reason in listing.rejects]
-    seconds = time.perf_counter() - began
+    return index, {
+        "pairs": how,
+        "pairs_protocol": {"sets": n_sets, "per_set": per_set},
+        "listed": len(sources) + len(listing.rejects),
+        "rejected": len(reasons),
+        "reject_reasons": reason_counts(reasons),
+        "skipped": len(listing.skipped),
+        "skip_reasons": skip_reasons,
+        **input_notes(sources, records, index),
+    }
+
+
+def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers: int = 1) -> Path:
+    """Prepare ``dataset`` (a key of :data:`DATASETS`) into ``out_dir``; resumable."""
+    began = time.perf_counter()
+    spec = DATASETS[dataset]
+    settings = {**settings, "dataset": dataset, "root": str(resolve_root(dataset, settings))}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    listing, sources, work, todo = plan(dataset, out_dir, settings)
+    run_workers(todo, out_dir, work, settings, workers)
+    records = read_records(work)
+    index, counts = write_outputs(out_dir, listing, sources, records, settings)
+    runs = add_run(work, time.perf_counter() - began)
     meta = {
         "dataset": dataset,
         "resolution": settings["resolution"],
@@ -244,21 +310,24 @@ def prepare_real(dataset: str, out_dir: Path, settings: dict[str, Any], workers:
         "groupings": {
             split: grouping_sizes(index[index.split == split]) for split in ("train", "test")
         },
-        "pairs": listing.pairs_file or "drawn over test identities (pairs settings)",
-        "listed": len(sources) + len(listing.rejects),
-        "rejected": len(reasons),
-        "reject_reasons": reason_counts(reasons),
+        **counts,
         "notes": listing.notes,
-        "preparation_seconds": round(seconds, 2),
+        "preparation_seconds": round(sum(runs), 2),
+        "preparation_runs": runs,
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info(
-        "%s: %d accepted, %d rejected (%s); wrote %s in %.1f s",
+        "%s: %d accepted, %d rejected (%s), %d skipped (%s); wrote %s in %.1f s (%.1f s over %d "
+        "runs)",
         dataset,
         len(index),
-        len(reasons),
+        meta["rejected"],
         meta["reject_reasons"] or "none",
+        meta["skipped"],
+        meta["skip_reasons"] or "none",
         out_dir,
-        seconds,
+        runs[-1],
+        sum(runs),
+        len(runs),
     )
     return out_dir / "index.csv"

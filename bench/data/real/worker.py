@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bench.data.index import save_image
 from bench.data.real.align import TEMPLATE, AlignmentFailed, FaceAligner
+from bench.data.real.quality import dhash
 from bench.data.real.records import append_record
 from bench.data.real.sources import SourceImage
 from bench.data.real.video import read_frames
@@ -52,12 +53,26 @@ def crop_path(source: SourceImage) -> str:
     return f"images/{pair_image_path(source.name, source.number)}"
 
 
+def to_rgb8(image: Image.Image) -> np.ndarray:
+    """A PIL image as upright RGB uint8: EXIF orientation applied, 16-bit scaled to 8 bits.
+
+    Phones store photos sideways with an EXIF Orientation tag; 16-bit greyscale PNGs open
+    as mode ``I;16``/``I`` (0-65535), which ``convert("RGB")`` would clip to white.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I;16") or image.mode == "I":
+        values = np.asarray(image, np.float64)
+        grey = np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8)  # 65535 -> 255
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2))
+    return np.asarray(image.convert("RGB"))
+
+
 def read_photo(source: SourceImage) -> np.ndarray | str:
-    """The source photo as RGB uint8, or the reject reason naming the file."""
+    """The source photo as RGB uint8 (upright, 8 bits), or the reject reason naming the file."""
     try:
         with Image.open(source.file) as image:
             image.load()
-            return np.asarray(image.convert("RGB"))
+            return to_rgb8(image)
     except FileNotFoundError:
         return f"missing image: {source.origin}"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -103,6 +118,8 @@ def process_source(source: SourceImage, pixels: np.ndarray | str) -> dict[str, A
     record: dict[str, Any] = {"key": source.key, "origin": source.origin}
     if isinstance(pixels, str):
         return {**record, "status": "reject", "reason": pixels}
+    if source.frame is None:
+        record["dhash"] = dhash(pixels)
     try:
         face = align_source(_ALIGNER, source, pixels, _SETTINGS.fallback)
     except AlignmentFailed as error:
@@ -119,6 +136,7 @@ def process_source(source: SourceImage, pixels: np.ndarray | str) -> dict[str, A
         "visible": face.visible.astype(int).tolist(),
         "probability": round(face.probability, 6),
         "align_source": face.align_source,
+        "outside_fraction": round(face.outside_fraction, 4),
     }
 
 
