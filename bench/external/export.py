@@ -222,13 +222,12 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.cli import setup_logging
     from bench.errors import BenchError
 
     parser = argparse.ArgumentParser(prog="python -m bench.external.export", description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    setup_logging(None)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         run(args)
     except BenchError as error:
