@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,10 +32,14 @@ from bench.data.dataset import FaceData
 from bench.errors import CheckpointError, ConfigError, NonFiniteLossError
 from bench.methods.api import DatasetInfo, Method
 from bench.methods.registry import MethodSpec
+from bench.runtime import (  # re-exported: callers import them from bench.train too
+    CHECKPOINT_FORMAT,
+    atomic_torch_save,
+    load_checkpoint,
+    seed_everything,
+)
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,6 @@ class TrainSettings:
     channels_last: bool = False
     checkpoint_every: int = 200
     preview_items: int = 8
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices) from one integer."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -71,29 +67,6 @@ def config_fingerprint(method: str, config: dict[str, Any], seed: int, dataset: 
     """A short hash identifying what a checkpoint was trained for."""
     blob = json.dumps([method, config, seed, dataset], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path`` so that a kill mid-write never leaves a truncated file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a harness checkpoint with ``weights_only=True``; unreadable files name the path."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(
-            f"{path}: unreadable checkpoint ({type(error).__name__}: {error})"
-        ) from error
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: not an idpose-bench checkpoint (format {CHECKPOINT_FORMAT})"
-        )
-    return state
 
 
 def check_checkpoint(state: dict, path: Path, method: str, fingerprint: str | None) -> None:

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from bench.data._synthfaces_mesh import head_template
 from bench.data.synthfaces import N_SHAPE, Identity, Renderer, Scene, rotation_matrix
+from bench.data.synthfaces.mesh import head_template
 from bench.errors import BenchError, EvaluatorUnavailable
 from bench.evaluators import dlib_face
 from bench.evaluators.dlib_face import (

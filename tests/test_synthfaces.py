@@ -1,4 +1,4 @@
-"""Specification tests for the SynthFaces renderer (bench/data/synthfaces.py)."""
+"""Specification tests for the SynthFaces renderer (bench/data/synthfaces/)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bench.data import _synthfaces_raster
 from bench.data.synthfaces import (
     EXPRESSIONS,
     Identity,
     Renderer,
     Scene,
     landmark_image,
+    raster,
     sample_clip,
 )
 
@@ -47,7 +47,7 @@ def test_same_seed_gives_byte_identical_images() -> None:
     assert np.array_equal(first.visible, second.visible)
 
 
-@pytest.mark.skipif(not _synthfaces_raster.NUMBA_AVAILABLE, reason="numba not installed")
+@pytest.mark.skipif(not raster.NUMBA_AVAILABLE, reason="numba not installed")
 @pytest.mark.parametrize("supersample", [1, 2])
 def test_numba_and_numpy_backends_are_identical(supersample: int) -> None:
     fast = Renderer(48, supersample=supersample, backend="numba")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench.data.batch import DatasetInfo, FaceBatch, Sampling
 from bench.data.index import (
     GROUPINGS,
     POSE_COLUMNS,
@@ -27,7 +28,6 @@ from bench.data.index import (
     read_meta,
 )
 from bench.errors import ConfigError, DataError
-from bench.methods.api import DatasetInfo, FaceBatch, Sampling
 
 
 @dataclass

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from bench.errors import BenchError, CheckpointError
 from bench.evaluators.synth_oracle import ConvTrunk
-from bench.train import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint, seed_everything
+from bench.runtime import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def load_geometry_trunk(path: Path) -> tuple[ConvTrunk, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.evaluators.synth_geometry --data DIR --params JSON --out PT --quality JSON``."""
-    from bench.cli import set_threads, setup_logging
+    from bench.runtime import set_threads, setup_logging
 
     parser = argparse.ArgumentParser(
         prog="python -m bench.evaluators.synth_geometry", description=__doc__.splitlines()[0]

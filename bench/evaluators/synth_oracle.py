@@ -32,7 +32,7 @@ from bench.errors import CheckpointError, DataError
 from bench.metrics.pairs import pair_image_path, read_pairs
 from bench.metrics.pose import pose_error_degrees
 from bench.metrics.verification import evaluate_verification, pair_distances
-from bench.train import atomic_torch_save, load_checkpoint, seed_everything
+from bench.runtime import atomic_torch_save, load_checkpoint, seed_everything
 
 log = logging.getLogger(__name__)
 

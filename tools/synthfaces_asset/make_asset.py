@@ -1,4 +1,4 @@
-"""Generate bench/data/assets/synthfaces_base.npz once, offline, from MediaPipe 0.10.21 FaceMesh.
+"""Generate bench/data/synthfaces/assets/synthfaces_base.npz once, offline, from MediaPipe 0.10.21 FaceMesh.
 
 Runs the legacy ``mediapipe.solutions.face_mesh.FaceMesh`` on scikit-image's public-domain
 astronaut photo, turns the 468 predicted 3D points into a symmetric, unit-scaled base mesh and
@@ -218,7 +218,7 @@ def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
 def main() -> None:
     """Build and save the asset."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench/data/assets/synthfaces_base.npz"))
+    parser.add_argument("--out", type=Path, default=Path("bench/data/synthfaces/assets/synthfaces_base.npz"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from bench.cli import setup_logging
 from bench.errors import BenchError
+from bench.runtime import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from bench.data import _synthfaces_raster as raster
-from bench.data._synthfaces_mesh import (
+from bench.data.synthfaces import raster
+from bench.data.synthfaces.mesh import (
     EYE_IRIS,
     EYE_LIMBUS,
     EYE_PUPIL,
