@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 
-from bench.data.real.align import TEMPLATE, AlignmentFailed, FaceAligner
+from bench.data.real.align import TEMPLATE, AlignmentFailed, FaceAligner, warp_crop
 from bench.data.real.demo import packaged_faces
 from bench.evaluators.dlib_face import DlibFace
 
@@ -43,3 +44,39 @@ def test_a_mirrored_photo_mirrors_the_estimated_yaw(aligner):
 def test_a_photo_without_a_face_is_an_alignment_failure(aligner):
     with pytest.raises(AlignmentFailed, match="no face detected"):
         aligner.align(data.coffee())
+
+
+def stripes(size: int, period: int = 3) -> np.ndarray:
+    """A photo of one-pixel bright lines every ``period`` pixels: all high frequency."""
+    column = np.where(np.arange(size) % period == 0, 255, 0).astype(np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(column[None, :, None], (size, size, 3)))
+
+
+@pytest.mark.parametrize("shrink", [50.0, 37.3])
+def test_a_large_photo_is_low_passed_before_the_crop(shrink):
+    """Error against the photo area-averaged to the crop scale (block means): 1/3 of 255 here."""
+    import cv2
+
+    photo = stripes(1600)
+    scale = 1.0 / shrink
+    matrix = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5]])
+    resolution = int(1600 * scale)
+    reference = cv2.resize(photo, (resolution, resolution), interpolation=cv2.INTER_AREA)
+    crop = warp_crop(photo, matrix, resolution)
+    sampled = cv2.warpAffine(photo, matrix, (resolution, resolution), flags=cv2.INTER_AREA)
+    error = np.abs(crop.astype(float) - reference)[1:-1, 1:-1].mean()
+    aliased = np.abs(sampled.astype(float) - reference)[1:-1, 1:-1].mean()
+    assert aliased > 40 and error < 3, (aliased, error)  # 255/3 = 85 is the true mean
+
+
+@pytest.mark.parametrize("enlarge", [4, 8])
+def test_a_photo_enlarged_by_pixel_replication_gives_the_same_crop(aligner, enlarge):
+    """Area averaging undoes a k x k replication exactly; bilinear sampling (the old warp,
+    mean error 6.8 and 7.1 grey levels at 4x and 8x) does not."""
+    photo = packaged_faces(n_lfw=0)["astronaut"]
+    points, _ = aligner.five_points(photo)
+    size = (photo.shape[1] * enlarge, photo.shape[0] * enlarge)
+    large = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.NEAREST))
+    crop = aligner.align(photo, points).crop.astype(float)
+    large_crop = aligner.align(large, (points + 0.5) * enlarge - 0.5).crop
+    assert np.abs(large_crop - crop).mean() < 0.01

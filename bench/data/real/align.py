@@ -3,9 +3,10 @@
 Crops use the SynthFaces framing: the 5 points (eye centres, nose tip, mouth corners) are
 mapped by a least-squares similarity transform onto :data:`TEMPLATE`, the mean positions of
 those points on frontal SynthFaces renders, so real and synthetic crops frame a face alike.
-dlib's 68-point shape predictor runs on the full-resolution photo inside a box derived
-from the 5 points (no second detector), the points are mapped into the crop, and the head
-pose comes from :func:`bench.evaluators.head_pose.estimate_head_pose` (``dlib68-pnp``).
+A photo shrunk into the crop is area-averaged first (:func:`warp_crop`), so large photos
+do not alias. dlib's 68-point shape predictor runs on the full-resolution photo inside a
+box derived from the 5 points (no second detector), the points are mapped into the crop,
+and the head pose comes from :func:`bench.evaluators.head_pose.estimate_head_pose` (``dlib68-pnp``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,33 @@ def similarity_to_template(points: np.ndarray, resolution: int) -> np.ndarray:
     if matrix is None:
         raise AlignmentFailed("5-point similarity transform failed (degenerate points)")
     return matrix
+
+
+def warp_crop(image: np.ndarray, matrix: np.ndarray, resolution: int) -> np.ndarray:
+    """The ``resolution`` crop of ``image`` under ``matrix``, low-passed where it shrinks.
+
+    ``warpAffine`` samples bilinearly whatever flag it gets (``INTER_AREA`` acts as
+    ``INTER_LINEAR``), so a photo shrunk many times over aliases. When the similarity
+    shrinks (scale < 1), the photo is first area-averaged to that scale with ``resize``
+    (``INTER_AREA``: each output pixel the mean of the input pixels it covers) and the warp
+    then only rotates and shifts. Pixel centres: ``x_small + 0.5 = (x + 0.5) * ratio``.
+    """
+    cv2 = _import("cv2")
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 1.0:
+        height, width = image.shape[:2]
+        small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+        ratio = np.array([small_size[0] / width, small_size[1] / height])
+        linear = matrix[:, :2] / ratio  # columns divided: x = (x_small + 0.5) / ratio - 0.5
+        matrix = np.column_stack([linear, matrix[:, :2] @ (0.5 / ratio - 0.5) + matrix[:, 2]])
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (resolution, resolution),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def choose_face(
@@ -145,9 +173,7 @@ class FaceAligner:
             probability = 1.0
         matrix = similarity_to_template(five_points, self.resolution)
         size = (self.resolution, self.resolution)
-        crop = self._cv2.warpAffine(
-            image, matrix, size, flags=self._cv2.INTER_AREA, borderMode=self._cv2.BORDER_REPLICATE
-        )
+        crop = warp_crop(image, matrix, self.resolution)
         inside = self._cv2.warpAffine(
             np.full(image.shape[:2], 255, np.uint8), matrix, size, flags=self._cv2.INTER_NEAREST
         )
