@@ -8,7 +8,10 @@ Each job's wall time (``s``) and CPU time (``cpu_time``) are summed; a method's 
 counts every job of its runs (training, synthesis, scoring, its untrained row). Jobs
 shared by all methods (preparation, oracles, tuples, tables) are listed as "shared".
 With ``--wall`` (the run's measured wall-clock seconds) it also prints how busy the cores
-were: sum of job wall times / (wall x cores).
+were: sum of job wall times / (wall x cores). With ``--snakemake-log`` (the log of a run
+through profiles/slurm) it counts the rule jobs, the SLURM submissions they took (a group
+job is one submission for several rule jobs) and the wall time from the log's first to its
+last timestamp.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 
@@ -35,6 +40,22 @@ def read_jobs(benchmarks: Path) -> list[tuple[str, str, float, float]]:
         cpu = float(last.get("cpu_time") or 0.0)
         jobs.append((rule, method, float(last["s"]), cpu))
     return jobs
+
+
+def submissions(log: str) -> dict[str, float]:
+    """Rule jobs, SLURM submissions, group jobs and wall seconds of a Snakemake log."""
+    rule_jobs = re.findall(r"^ *rule \w+:\n(?:^ +.*\n)*? +jobid: \d+$", log, re.M)
+    submitted = re.findall(r"^Job (\S+) has been submitted with SLURM jobid \d+", log, re.M)
+    stamps = [
+        datetime.strptime(" ".join(stamp.split()), "%a %b %d %H:%M:%S %Y")
+        for stamp in re.findall(r"\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]", log)
+    ]
+    return {
+        "rule_jobs": len(rule_jobs),
+        "submissions": len(submitted),
+        "group_jobs": sum(not jobid.isdigit() for jobid in submitted),
+        "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0,
+    }
 
 
 def table(title: str, sums: dict[str, list[float]], total: float) -> str:
@@ -58,7 +79,19 @@ def main(argv: list[str] | None = None) -> None:
         help="also estimate the wall time of a DAG of only these methods (with --wall): "
         "their jobs plus the shared ones, at the busy fraction this run measured",
     )
+    parser.add_argument(
+        "--snakemake-log",
+        type=Path,
+        help="log of a run through profiles/slurm: rule jobs, SLURM submissions, wall",
+    )
     args = parser.parse_args(argv)
+    if args.snakemake_log:
+        counts = submissions(args.snakemake_log.read_text())
+        print(
+            f"{args.snakemake_log}: {counts['rule_jobs']} rule jobs in "
+            f"{counts['submissions']} SLURM submissions ({counts['group_jobs']} group jobs), "
+            f"{counts['wall_s']:.0f} s from first to last log line\n"
+        )
     jobs = read_jobs(args.results / "benchmarks")
     if not jobs:
         raise SystemExit(f"{args.results / 'benchmarks'}: no benchmark files; run the DAG first")

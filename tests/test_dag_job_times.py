@@ -53,3 +53,39 @@ def test_subset_estimate_counts_its_jobs_and_the_shared_ones(run, capsys):
 def test_subset_naming_a_method_without_jobs_is_an_error(run):
     with pytest.raises(SystemExit, match="no jobs of zeta"):
         dag_job_times.main(["--results", str(run), "--wall", "100", "--subset", "zeta"])
+
+
+# A run through profiles/slurm: a group job of two rule jobs, then one plain job.
+SLURM_LOG = """\
+[Sat Dec  5 08:51:07 2026] Group job run (jobs in lexicogr. order):
+    [Sat Dec  5 08:51:07 2026]
+    rule score:
+        input: a.npz
+        jobid: 30
+
+    [Sat Dec  5 08:51:07 2026]
+    rule synthesize:
+        jobid: 22
+
+Job 5f0c-aa has been submitted with SLURM jobid 31 (log: x/31.log).
+[Sat Dec  5 08:52:10 2026]
+rule tables:
+    jobid: 40
+Job 40 has been submitted with SLURM jobid 32 (log: x/32.log).
+[Sat Dec  5 08:53:47 2026]
+localrule all:
+    jobid: 0
+"""
+
+
+def test_snakemake_log_counts_rule_jobs_submissions_and_wall(run, tmp_path, capsys):
+    assert dag_job_times.submissions(SLURM_LOG) == {
+        "rule_jobs": 3,
+        "submissions": 2,
+        "group_jobs": 1,
+        "wall_s": 160.0,
+    }
+    log = tmp_path / "slurm.log"
+    log.write_text(SLURM_LOG)
+    dag_job_times.main(["--results", str(run), "--snakemake-log", str(log)])
+    assert "3 rule jobs in 2 SLURM submissions (1 group jobs), 160 s" in capsys.readouterr().out

@@ -93,10 +93,56 @@ def test_each_wrong_request_is_named():
 
 
 def test_log_jobs_reads_rule_threads_gpu_and_slurm_ids():
-    jobs, submitted = check_smoke.log_jobs(LOG)
-    assert jobs["1"] == {"rule": "prepare", "local": False, "threads": 2, "gpu": 0}
+    jobs, submitted, groups = check_smoke.log_jobs(LOG)
+    assert jobs["1"] == {"rule": "prepare", "local": False, "threads": 2, "gpu": 0, "group": None}
     assert jobs["17"]["gpu"] == 1 and jobs["0"]["local"]
-    assert submitted == {"1": "2", "17": "7"}
+    assert submitted == {"1": "2", "17": "7"} and groups == []
+
+
+# A group job as Snakemake 9 logs it: the members' blocks indented under the header.
+GROUP_LOG = """\
+[Sat Dec  5 08:51:07 2026] Group job run (jobs in lexicogr. order):
+    [Sat Dec  5 08:51:07 2026]
+    rule score:
+        input: results/runs/synthfaces/pose_ae/seed0/pose_transfer/outputs.npz
+        jobid: 30
+        resources: tmpdir=<TBD>, mem_mb=8000, slurm_partition=cpu, runtime=120
+
+    [Sat Dec  5 08:51:07 2026]
+    rule synthesize:
+        jobid: 22
+        resources: tmpdir=<TBD>, mem_mb=8000, slurm_partition=cpu, runtime=120
+
+[Sat Dec  5 08:51:08 2026]
+rule tables:
+    jobid: 40
+    resources: tmpdir=<TBD>, mem_mb=4000, slurm_partition=cpu, runtime=60
+Job 5f0c-aa has been submitted with SLURM jobid 31 (log: x/31.log).
+Job 40 has been submitted with SLURM jobid 32 (log: x/32.log).
+"""
+GROUP_JOB = (
+    "JobId=31 JobState=COMPLETED TimeLimit=04:00:00 Partition=cpu CPUs/Task=1 "
+    "MinMemoryNode=8000M Comment=rule_run_score_synthesize_wildcards_synthfaces_pose_ae_0"
+)
+
+
+def test_log_jobs_reads_group_members():
+    jobs, submitted, groups = check_smoke.log_jobs(GROUP_LOG)
+    assert groups == [["30", "22"]]
+    assert jobs["30"]["group"] == 0 and jobs["40"]["group"] is None
+    assert submitted == {"5f0c-aa": "31", "40": "32"}
+
+
+def test_group_job_needs_its_largest_members_requests():
+    [job] = check_smoke.parse_scontrol(GROUP_JOB)
+    jobs, _, groups = check_smoke.log_jobs(GROUP_LOG)
+    members = [jobs[m] for m in groups[0]]
+    assert check_smoke.group_problems(job, members, PROFILE) == []
+    short = job | {"TimeLimit": "01:00:00", "Partition": "gpu", "Comment": "rule_run_score"}
+    problems = check_smoke.group_problems(short, members, PROFILE)
+    assert len(problems) == 3
+    assert "lacks synthesize" in problems[0] and "partition gpu" in problems[1]
+    assert "runtime 60, less than its largest member's 120" in problems[2]
 
 
 def test_differing_files_names_changed_and_missing_tables(tmp_path):

@@ -98,24 +98,36 @@ def job_problems(job: dict[str, str], profile: dict, threads: int, gpus: int) ->
     ]
 
 
-def log_jobs(log: str) -> tuple[dict[str, dict], dict[str, str]]:
-    """From a Snakemake log: each job's rule, threads and gpu resource (by Snakemake job
-    id), and the SLURM job id each submitted job got."""
+def log_jobs(log: str) -> tuple[dict[str, dict], dict[str, str], list[list[str]]]:
+    """From a Snakemake log: each job's rule, threads, gpu resource and group (by Snakemake
+    job id); the SLURM job id of each submitted job or group job; each group job's
+    members, in the order the log lists them."""
     jobs: dict[str, dict] = {}
-    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", log):
-        head = re.match(r"(local)?rule (\w+):\n", block)
-        jobid = re.search(r"^\s+jobid: (\d+)$", block, re.M)
-        if head and jobid:
-            threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
-            gpu = re.search(r"\bgpu=(\d+)", block)
+    groups: list[list[str]] = []
+    current = None
+    for block in re.split(r"\n(?=\S)", log):
+        if re.search(r"Group job \S+ \(jobs in lexicogr\. order\):", block):
+            groups.append([])
+        for indent, local, rule, body in re.findall(
+            r"^( *)(local)?rule (\w+):\n((?:\1 +\S.*\n?)*)", block, re.M
+        ):
+            jobid = re.search(r"^\s+jobid: (\d+)$", body, re.M)
+            if not jobid:
+                continue
+            threads = re.search(r"^\s+threads: (\d+)$", body, re.M)
+            gpu = re.search(r"\bgpu=(\d+)", body)
+            current = len(groups) - 1 if indent else None
             jobs[jobid.group(1)] = {
-                "rule": head.group(2),
-                "local": bool(head.group(1)),
+                "rule": rule,
+                "local": bool(local),
                 "threads": int(threads.group(1)) if threads else 1,
                 "gpu": int(gpu.group(1)) if gpu else 0,
+                "group": current,
             }
-    submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
-    return jobs, submitted
+            if current is not None:
+                groups[current].append(jobid.group(1))
+    submitted = dict(re.findall(r"Job (\S+) has been submitted with SLURM jobid (\d+)", log))
+    return jobs, submitted, groups
 
 
 def differing_files(reference: Path, candidate: Path) -> list[str]:
@@ -165,30 +177,70 @@ class Canceller:
                 self.cancelled = jobid
 
 
+def scontrol_job(slurm_id: str) -> dict[str, str]:
+    """``scontrol show job`` of one job (MinJobAge keeps finished jobs for an hour)."""
+    shown = subprocess.run(
+        ["scontrol", "show", "job", "-o", slurm_id], capture_output=True, text=True
+    )
+    if shown.returncode != 0 or not shown.stdout.strip():
+        raise RuntimeError(f"SLURM job {slurm_id}: scontrol show job: {shown.stderr.strip()}")
+    return parse_scontrol(shown.stdout)[0]
+
+
+def group_problems(job: dict[str, str], members: list[dict], profile: dict) -> list[str]:
+    """A group job runs its members one after another or side by side: one partition (the
+    members'), and at least the largest member's CPUs, memory and time limit."""
+    wants = [profile_requests(profile, m["rule"]) for m in members]
+    rules = sorted({m["rule"] for m in members})
+    name = f"SLURM group job {job['JobId']} ({', '.join(rules)})"
+    problems = [f"{name}: comment {job.get('Comment')!r} lacks {rule}" for rule in rules
+                if rule not in job.get("Comment", "")]  # fmt: skip
+    partitions = {w["slurm_partition"] for w in wants}
+    if partitions != {job.get("Partition")}:
+        problems.append(f"{name}: partition {job.get('Partition')}, profile {sorted(partitions)}")
+    got = {
+        "runtime": minutes(job.get("TimeLimit", "0:0:0")),
+        "mem_mb": int(job.get("MinMemoryNode", "0M").rstrip("M")),
+        "cpus_per_task": int(job.get("CPUs/Task", "0")),
+    }
+    least = {
+        "runtime": max(w["runtime"] for w in wants),
+        "mem_mb": max(w["mem_mb"] for w in wants),
+        "cpus_per_task": max(m["threads"] for m in members),
+    }
+    return problems + [
+        f"{name}: {key} {got[key]}, less than its largest member's {least[key]}"
+        for key in least
+        if got[key] < least[key]
+    ]
+
+
 def request_problems(log: str, profile: dict) -> tuple[list[str], list[dict]]:
-    """Every non-local job of a Snakemake log submitted to SLURM with the profile's requests."""
-    jobs, submitted = log_jobs(log)
+    """Every job of a Snakemake log but the target rule ran as a SLURM job (alone or in a
+    group job), with the profile's requests."""
+    jobs, submitted, groups = log_jobs(log)
+    group_ids = [jobid for jobid in submitted if not jobid.isdigit()]
     problems = [
         f"Snakemake job {jobid} ({job['rule']}) was not submitted to SLURM"
         for jobid, job in jobs.items()
-        if not job["local"] and jobid not in submitted
+        if not job["local"] and job["group"] is None and jobid not in submitted
     ]
     problems += [
         f"Snakemake job {jobid} ({job['rule']}) ran as a local rule"
         for jobid, job in jobs.items()
         if job["local"] and job["rule"] != "all"
     ]
+    if len(group_ids) != len(groups):
+        problems.append(f"{len(groups)} group jobs in the log, {len(group_ids)} submitted")
     readback = []
     for jobid, slurm_id in submitted.items():
-        shown = subprocess.run(
-            ["scontrol", "show", "job", "-o", slurm_id], capture_output=True, text=True
-        )
-        if shown.returncode != 0 or not shown.stdout.strip():
-            problems.append(f"SLURM job {slurm_id}: scontrol show job: {shown.stderr.strip()}")
-            continue
-        [job] = parse_scontrol(shown.stdout)
-        want = jobs[jobid]
-        problems += job_problems(job, profile, want["threads"], want["gpu"])
+        job = scontrol_job(slurm_id)
+        if jobid.isdigit():
+            want = jobs[jobid]
+            problems += job_problems(job, profile, want["threads"], want["gpu"])
+        elif len(group_ids) == len(groups):
+            members = [jobs[m] for m in groups[group_ids.index(jobid)]]
+            problems += group_problems(job, members, profile)
         keys = ("JobId", "JobState", "Partition", "CPUs/Task", "MinMemoryNode", "TimeLimit")
         readback.append({key: job.get(key) for key in (*keys, "TresPerJob", "Comment")})
     return problems, readback
