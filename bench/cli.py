@@ -11,49 +11,18 @@ import argparse
 import json
 import logging
 import os
-import re
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.runs import run_seed
+from bench.runtime import set_threads, setup_logging  # bench.external imports them here
 
 log = logging.getLogger("bench")
-
-
-def setup_logging(log_file: str | None, verbose: bool = False) -> None:
-    """Readable logs to stderr and, when given, to the rule's log file."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w"))
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        handlers=handlers,
-        force=True,
-    )
-
-
-_THREAD_LIMITS = []  # keeps the threadpoolctl limits alive for the process
-
-
-def set_threads(threads: int | None) -> None:
-    """Cap torch's intra-op threads and the BLAS/OpenMP pools of numpy, scipy and sklearn.
-
-    The DAG runs several one-thread jobs side by side; an uncapped OpenBLAS starts one
-    thread per core in each, and the oversubscribed cores made KID's matmuls 5x slower.
-    """
-    if threads:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(threads)
-        _THREAD_LIMITS.append(threadpool_limits(limits=threads))
 
 
 # -- stages ----------------------------------------------------------------------------------
@@ -141,30 +110,6 @@ def cmd_train_evaluator(args: argparse.Namespace) -> None:
     Path(args.quality).write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
 
 
-@dataclass(frozen=True)
-class RunSeed:
-    """A run's ``--seed``: ``3`` is seed 3 trained; ``0-untrained`` is seed 0 at step 0.
-
-    Untrained runs are the rows that show what training adds: the same networks, the
-    same seed, scored at their initialisation (table rows ``<method> (untrained)``).
-    """
-
-    seed: int
-    untrained: bool = False
-
-    def label(self, method: str) -> str:
-        return f"{method} (untrained)" if self.untrained else method
-
-
-def run_seed(text: str) -> RunSeed:
-    match = re.fullmatch(r"(\d+)(-untrained)?", text)
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"invalid seed {text!r}: use a number (3) or a number with -untrained (0-untrained)"
-        )
-    return RunSeed(int(match[1]), match[2] is not None)
-
-
 def cmd_train(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
     from bench.methods.registry import get_method
@@ -174,13 +119,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     spec = get_method(args.method)
     data = FaceData.load(Path(args.data), "train", params["pose_bin_width"])
     settings = TrainSettings(**{k: v for k, v in params["train"].items() if k != "threads"})
-    method_config = dict(params["method"])
-    if args.seed.untrained:
-        method_config["steps"] = 0  # the initialisation: built, seeded, saved, never stepped
+    method_config = args.seed.method_config(params["method"])
     train(spec, method_config, data, Path(args.run_dir), args.seed.seed, settings)
 
 
-def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any]):
+def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any], *needs: str):
+    """The test split and the trained method, which must provide one of ``needs``."""
     from bench.data.dataset import FaceData
     from bench.methods.registry import get_method
     from bench.train import load_trained, pick_device
@@ -189,7 +133,22 @@ def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any]):
     method = load_trained(
         Path(args.model), get_method(args.method), pick_device(params.get("device", "auto"))
     )
+    if needs and not set(needs) & method.provides:
+        raise BenchError(
+            f"method {args.method!r} provides none of {', '.join(needs)}, "
+            f"which `python -m bench {args.stage}` needs"
+        )
     return test, method
+
+
+def _write_scores(args: argparse.Namespace, out: str, rows: list, label: str | None = None) -> None:
+    """The end of every scoring stage: the run's context on each row, ``metrics.json``."""
+    from bench.data.index import read_meta
+    from bench.protocols.results import run_context, write_metrics
+
+    label = args.seed.label(args.method) if label is None else label
+    seed = args.seed.seed if hasattr(args, "seed") else 0
+    write_metrics(Path(out), rows, run_context(read_meta(Path(args.data)), label, seed))
 
 
 def cmd_synthesize(args: argparse.Namespace) -> None:
@@ -201,9 +160,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     )
 
     params = json.loads(args.params)
-    test, method = _load_test_and_method(args, params)
-    if "transfer" not in method.provides:
-        raise BenchError(f"method {args.method!r} does not provide transfer")
+    test, method = _load_test_and_method(args, params, "transfer")
     tuples = read_tuples(Path(args.data))
     outputs = synthesize(method, test, tuples, params["k"], params["batch_size"])
     save_generated(Path(args.out), outputs, tuples, params["k"])
@@ -212,7 +169,6 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 
 def cmd_score(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
-    from bench.data.index import read_meta
     from bench.evaluators.synth_oracle import SynthOracle
     from bench.methods.registry import get_method
     from bench.protocols.pose_transfer import (
@@ -221,17 +177,16 @@ def cmd_score(args: argparse.Namespace) -> None:
         read_tuples,
         score_pose_transfer,
     )
-    from bench.protocols.results import run_context, write_metrics
 
     params = json.loads(args.params)
     data = Path(args.data)
-    test = FaceData.load(data, "test")
     outputs, k_values = load_generated(Path(args.generated))
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
-    rows = score_pose_transfer(outputs, test, read_tuples(data), oracle, params)
+    rows = score_pose_transfer(
+        outputs, FaceData.load(data, "test"), read_tuples(data), oracle, params
+    )
     rows += not_applicable_rows(get_method(args.method).cls.not_applicable_k, k_values)
-    context = run_context(read_meta(data), args.seed.label(args.method), args.seed.seed)
-    write_metrics(Path(args.out), rows, context)
+    _write_scores(args, args.out, rows)
 
 
 def cmd_face_reference(args: argparse.Namespace) -> None:
@@ -248,35 +203,27 @@ def cmd_face_reference(args: argparse.Namespace) -> None:
 
 
 def cmd_score_faces(args: argparse.Namespace) -> None:
-    from bench.data.index import read_meta
     from bench.methods.registry import get_method
     from bench.protocols.face_scores import FaceEvaluators, score_faces
     from bench.protocols.pose_transfer import load_generated, not_applicable_rows
-    from bench.protocols.results import load_arrays, run_context, write_metrics
+    from bench.protocols.results import load_arrays
 
     params = json.loads(args.params)
     reference = load_arrays(Path(args.reference), "face-reference")
     outputs, _ = load_generated(Path(args.generated))
     rows = score_faces(outputs, reference, FaceEvaluators(params), params)
     rows += not_applicable_rows(get_method(args.method).cls.not_applicable_k, params["k"])
-    context = run_context(read_meta(Path(args.data)), args.seed.label(args.method), args.seed.seed)
-    write_metrics(Path(args.out), rows, context)
+    _write_scores(args, args.out, rows)
 
 
 def cmd_score_reconstruction(args: argparse.Namespace) -> None:
-    from bench.data.index import read_meta
     from bench.evaluators.synth_oracle import SynthOracle
     from bench.protocols.reconstruction import score_reconstruction
-    from bench.protocols.results import run_context, write_metrics
 
     params = json.loads(args.params)
-    test, method = _load_test_and_method(args, params)
-    if not {"reconstruct", "sample"} & method.provides:
-        raise BenchError(f"method {args.method!r} provides neither reconstruct nor sample")
+    test, method = _load_test_and_method(args, params, "reconstruct", "sample")
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
-    rows = score_reconstruction(method, test, oracle, params)
-    context = run_context(read_meta(Path(args.data)), args.seed.label(args.method), args.seed.seed)
-    write_metrics(Path(args.out), rows, context)
+    _write_scores(args, args.out, score_reconstruction(method, test, oracle, params))
 
 
 def cmd_represent(args: argparse.Namespace) -> None:
@@ -285,47 +232,24 @@ def cmd_represent(args: argparse.Namespace) -> None:
     factors) MIG/DCI/SAP."""
     from bench.data.index import read_meta
     from bench.protocols.representation import (
-        disentanglement_rows,
+        disentanglement_scores,
         encode,
-        has_exact_factors,
         load_codes,
         pairs_files,
         save_codes,
         score_representation,
         tsne_figure,
     )
-    from bench.protocols.results import run_context, write_metrics
 
     params = json.loads(args.params)
-    data = Path(args.data)
-    test, method = _load_test_and_method(args, params)
-    if not {"identity_code", "pose_code"} & method.provides:
-        raise BenchError(f"method {args.method!r} provides no codes (identity_code or pose_code)")
+    test, method = _load_test_and_method(args, params, "identity_code", "pose_code")
     save_codes(Path(args.codes), encode(method, test), test)
     codes = load_codes(Path(args.codes), test)  # what the file holds is what gets scored
-    meta = read_meta(data)
+    meta = read_meta(Path(args.data))
+    _write_scores(args, args.out, score_representation(codes, test, pairs_files(args.data, meta)))
+    disentanglement = disentanglement_scores(codes, test, params["disentanglement"])
+    _write_scores(args, args.disentanglement, disentanglement)
     label = args.seed.label(args.method)
-    context = run_context(meta, label, args.seed.seed)
-    rows = score_representation(codes, test, pairs_files(data, meta))
-    write_metrics(Path(args.out), rows, context)
-    reason = has_exact_factors(test)
-    rows = (
-        disentanglement_rows(codes, test, params["disentanglement"])
-        if reason is None
-        else [
-            {
-                "metric": "not_applicable",
-                "value": float("nan"),
-                "n": 0,
-                "higher_is_better": True,
-                "evaluator": "none",
-                "not_applicable": reason,
-                "protocol": "disentanglement/all-codes",
-                "k": 1,
-            }
-        ]
-    )
-    write_metrics(Path(args.disentanglement), rows, context)
     title = f"{label} (seed {args.seed.seed}) on {meta['dataset']} test identities"
     tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
 
@@ -335,14 +259,12 @@ def cmd_scene_reference(args: argparse.Namespace) -> None:
     verified as a code on the dataset's pairs files (n/a rows where it has none)."""
     from bench.data.index import read_index, read_meta
     from bench.protocols.representation import SCENE_REFERENCE, pairs_files, scene_reference_rows
-    from bench.protocols.results import run_context, write_metrics
 
     data = Path(args.data)
-    meta = read_meta(data)
     index = read_index(data)
     test = index[index["split"] == "test"].reset_index(drop=True)
-    rows = scene_reference_rows(test, pairs_files(data, meta))
-    write_metrics(Path(args.out), rows, run_context(meta, SCENE_REFERENCE, 0))
+    rows = scene_reference_rows(test, pairs_files(data, read_meta(data)))
+    _write_scores(args, args.out, rows, label=SCENE_REFERENCE)
 
 
 def cmd_sweep_drivers(args: argparse.Namespace) -> None:
@@ -355,9 +277,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from bench.protocols.pose_sweep import load_npz, run_sweep, save_sweep
 
     params = json.loads(args.params)
-    test, method = _load_test_and_method(args, params)
-    if "transfer" not in method.provides:
-        raise BenchError(f"method {args.method!r} does not provide transfer")
+    test, method = _load_test_and_method(args, params, "transfer")
     save_sweep(Path(args.out), {"generated": run_sweep(method, load_npz(Path(args.sweep)), test)})
 
 
@@ -412,125 +332,34 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 
 # -- parser ----------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"idpose-bench {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log", help="also write the log to this file")
-    common.add_argument("--threads", type=int, help="torch CPU threads")
-    common.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="stage", required=True, metavar="stage")
-
-    def stage(name: str, func, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[common], help=help, description=help)
-        p.set_defaults(func=func)
-        return p
-
-    stage("methods", cmd_methods, "list the discovered methods with their needs and provides")
-    p = stage(
-        "validate-config",
-        cmd_validate_config,
-        "validate config files (layered in order) and print the result with defaults",
-    )
+def _validate_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("configfile", nargs="*", help="config files, later ones override earlier")
     p.add_argument("--profile", help="a workflow profile folder: its configfiles come first")
-    p = stage("prepare", cmd_prepare, "prepare a dataset into results/data/<dataset>/")
+
+
+def _prepare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset")
     p.add_argument("--out", default="results/data/synthfaces")
     p.add_argument(
         "--params", help="JSON of the dataset's config section (default: schema defaults)"
     )
     p.add_argument("--workers", type=int, help="rendering processes (default: all cores)")
-    p = stage("tuples", cmd_tuples, "draw the pose-transfer test tuples (and render exact targets)")
-    p.add_argument("--data", required=True)
-    p.add_argument("--params", required=True)
-    p = stage(
-        "train-evaluator", cmd_train_evaluator, "train a SynthFaces oracle (identity or pose)"
-    )
-    p.add_argument("part", choices=["identity", "pose"])
-    p.add_argument("--data", required=True)
-    p.add_argument("--params", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--quality", required=True)
-    p = stage("train", cmd_train, "train one (method, seed); resumes from its last checkpoint")
-    for flag in ("--method", "--data", "--run-dir", "--params"):
-        p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=run_seed, required=True)
-    p = stage("synthesize", cmd_synthesize, "run a trained method on the pose-transfer tuples")
-    for flag in ("--method", "--data", "--model", "--params", "--out", "--grid"):
-        p.add_argument(flag, required=True)
-    p = stage("score", cmd_score, "score generated images; writes metrics.json")
-    for flag in (
-        "--method",
-        "--data",
-        "--generated",
-        "--identity-oracle",
-        "--pose-oracle",
-        "--params",
-        "--out",
-    ):
-        p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=run_seed, required=True)
-    p = stage(
-        "face-reference",
-        cmd_face_reference,
-        "pretrained face evaluators' features of the test tuples' sources, drivers and targets",
-    )
-    for flag in ("--data", "--params", "--out"):
-        p.add_argument(flag, required=True)
-    p = stage(
-        "score-faces", cmd_score_faces, "score generated images with pretrained face evaluators"
-    )
-    for flag in ("--method", "--data", "--generated", "--reference", "--params", "--out"):
-        p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=run_seed, required=True)
-    p = stage(
-        "score-reconstruction",
-        cmd_score_reconstruction,
-        "reconstructions (RMSE, SSIM, CSIM) and random samples (FD, KID, FID) of a method",
-    )
-    for flag in ("--method", "--data", "--model", "--identity-oracle", "--pose-oracle"):
-        p.add_argument(flag, required=True)
-    for flag in ("--params", "--out"):
-        p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=run_seed, required=True)
-    p = stage(
-        "represent",
-        cmd_represent,
-        "a method's codes of every test image, their verification, t-SNE and disentanglement",
-    )
-    for flag in ("--method", "--data", "--model", "--params", "--codes", "--out"):
-        p.add_argument(flag, required=True)
-    for flag in ("--disentanglement", "--figure"):
-        p.add_argument(flag, required=True)
-    p.add_argument("--seed", type=run_seed, required=True)
-    p = stage(
-        "scene-reference",
-        cmd_scene_reference,
-        "protocol 2's scene-only reference: the exact scene factors verified as a code",
-    )
-    for flag in ("--data", "--out"):
-        p.add_argument(flag, required=True)
-    p = stage("sweep-drivers", cmd_sweep_drivers, "render the pose-sweep drivers and exact targets")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p = stage("sweep", cmd_sweep, "run a trained method on the pose-sweep drivers")
-    for flag in ("--method", "--data", "--model", "--params", "--sweep", "--out"):
-        p.add_argument(flag, required=True)
-    p = stage("sweep-figure", cmd_sweep_figure, "the pose-sweep figure of every method")
-    for flag in ("--dataset", "--sweep", "--pose-oracle", "--out-stem"):
-        p.add_argument(flag, required=True)
+
+
+def _sweep_figure_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rows", nargs="+", metavar="METHOD=GENERATED_NPZ")
-    p = stage("figures", cmd_figures, "bar charts and K-shot curves from metrics.json files")
+
+
+def _figures_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--table",
         choices=["reconstruction", "disentanglement", "pose_transfer_faces"],
         help="draw this method table's bar chart (default: pose transfer and verification)",
     )
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--out-dir", required=True)
     p.add_argument("metrics", nargs="+")
-    p = stage("tables", cmd_tables, "gather metrics.json files into comparison tables")
+
+
+def _tables_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--table",
         choices=[
@@ -542,9 +371,91 @@ def build_parser() -> argparse.ArgumentParser:
         ],
         default="pose_transfer",
     )
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--out-dir", required=True)
     p.add_argument("metrics", nargs="+")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``python -m bench`` command: its function, help, required flags, whether it
+    takes ``--seed``, and any other arguments (positionals, optional flags)."""
+
+    name: str
+    run: Callable[[argparse.Namespace], None]
+    help: str
+    required: tuple[str, ...] = ()
+    seed: bool = False
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+_RUN = ("--method", "--data")
+_ORACLES = ("--identity-oracle", "--pose-oracle")
+# fmt: off
+STAGES = (
+    Stage("methods", cmd_methods, "list the discovered methods with their needs and provides"),
+    Stage("validate-config", cmd_validate_config,
+          "validate config files (layered in order) and print the result with defaults",
+          arguments=_validate_config_arguments),
+    Stage("prepare", cmd_prepare, "prepare a dataset into results/data/<dataset>/",
+          arguments=_prepare_arguments),
+    Stage("tuples", cmd_tuples, "draw the pose-transfer test tuples (and render exact targets)",
+          ("--data", "--params")),
+    Stage("train-evaluator", cmd_train_evaluator, "train a SynthFaces oracle (identity or pose)",
+          ("--data", "--params", "--out", "--quality"),
+          arguments=lambda p: p.add_argument("part", choices=["identity", "pose"])),
+    Stage("train", cmd_train, "train one (method, seed); resumes from its last checkpoint",
+          ("--method", "--data", "--run-dir", "--params"), seed=True),
+    Stage("synthesize", cmd_synthesize, "run a trained method on the pose-transfer tuples",
+          (*_RUN, "--model", "--params", "--out", "--grid")),
+    Stage("score", cmd_score, "score generated images; writes metrics.json",
+          (*_RUN, "--generated", *_ORACLES, "--params", "--out"), seed=True),
+    Stage("face-reference", cmd_face_reference,
+          "pretrained face evaluators' features of the test tuples' sources, drivers and targets",
+          ("--data", "--params", "--out")),
+    Stage("score-faces", cmd_score_faces, "score generated images with pretrained face evaluators",
+          (*_RUN, "--generated", "--reference", "--params", "--out"), seed=True),
+    Stage("score-reconstruction", cmd_score_reconstruction,
+          "reconstructions (RMSE, SSIM, CSIM) and random samples (FD, KID, FID) of a method",
+          (*_RUN, "--model", *_ORACLES, "--params", "--out"), seed=True),
+    Stage("represent", cmd_represent,
+          "a method's codes of every test image, their verification, t-SNE and disentanglement",
+          (*_RUN, "--model", "--params", "--codes", "--out", "--disentanglement", "--figure"),
+          seed=True),
+    Stage("scene-reference", cmd_scene_reference,
+          "protocol 2's scene-only reference: the exact scene factors verified as a code",
+          ("--data", "--out")),
+    Stage("sweep-drivers", cmd_sweep_drivers, "render the pose-sweep drivers and exact targets",
+          ("--data", "--out")),
+    Stage("sweep", cmd_sweep, "run a trained method on the pose-sweep drivers",
+          (*_RUN, "--model", "--params", "--sweep", "--out")),
+    Stage("sweep-figure", cmd_sweep_figure, "the pose-sweep figure of every method",
+          ("--dataset", "--sweep", "--pose-oracle", "--out-stem"),
+          arguments=_sweep_figure_arguments),
+    Stage("figures", cmd_figures, "bar charts and K-shot curves from metrics.json files",
+          ("--dataset", "--out-dir"), arguments=_figures_arguments),
+    Stage("tables", cmd_tables, "gather metrics.json files into comparison tables",
+          ("--dataset", "--out-dir"), arguments=_tables_arguments),
+)
+# fmt: on
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One subcommand per :data:`STAGES` entry, with the shared ``--log``, ``--threads``, ``-v``."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"idpose-bench {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log", help="also write the log to this file")
+    common.add_argument("--threads", type=int, help="torch CPU threads")
+    common.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="stage")
+    for stage in STAGES:
+        p = sub.add_parser(stage.name, parents=[common], help=stage.help, description=stage.help)
+        p.set_defaults(func=stage.run)
+        if stage.arguments is not None:
+            stage.arguments(p)
+        for flag in stage.required:
+            p.add_argument(flag, required=True)
+        if stage.seed:
+            p.add_argument("--seed", type=run_seed, required=True)
     return parser
 
 

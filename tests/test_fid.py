@@ -143,9 +143,13 @@ def test_fid_matches_pytorch_fid_cli_on_the_same_weights(
         difference = np.linalg.norm(sigma - reference["sigma"]) / np.linalg.norm(reference["sigma"])
         assert difference < 1e-3, difference
     result = _pytorch_fid(torch_home, *map(str, image_folders))
-    if result.returncode != 0:
-        assert "Imaginary component" in result.stderr, result.stderr[-2000:]
-        return
+    if result.returncode != 0 and "Imaginary component" in result.stderr:
+        pytest.skip(
+            "pytorch-fid's scipy.linalg.sqrtm raised on these rank-15 covariances (an imaginary "
+            "part above its 1e-3 tolerance), so the reference FID could not be computed; the "
+            "statistics above were compared"
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
     match = re.search(r"FID:\s+(\S+)", result.stdout)
     assert match, result.stdout
     assert ours == pytest.approx(float(match.group(1)), rel=1e-3)

@@ -144,7 +144,9 @@ def scored(monkeypatch: pytest.MonkeyPatch):
     tuples["cross_target"] = ""
     resolved = pose_transfer.resolve_tuples(test, tuples)
     monkeypatch.setattr(
-        pose_transfer, "load_inception", lambda *_: EvaluatorUnavailable("no weights in this test")
+        pose_transfer.scoring,
+        "load_inception",
+        lambda *_: EvaluatorUnavailable("no weights in this test"),
     )
     settings = {"bootstrap": 200, "seed": 0}
     scores = {}

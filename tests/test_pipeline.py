@@ -134,7 +134,10 @@ def test_ground_truth_bounds_ssim_and_csim_on_cross_identity(smoke_run):
     for k in table.K.unique():
         assert cross.loc[("ground_truth", k), ssim] == pytest.approx(1.0)
         assert cross.loc[("ground_truth", k), csim] == pytest.approx(1.0)
-        assert (cross.xs(k, level="K")[ssim] <= 1.0 + 1e-9).all()
+        # Copying the driver or a source is never the exact cross target.
+        for method in ("copy_driver", "copy_source"):
+            assert cross.loc[(method, k), ssim] < 0.99, (method, k)
+            assert cross.loc[(method, k), csim] < 0.99, (method, k)
 
 
 def test_second_dry_run_has_nothing_to_do(smoke_run):

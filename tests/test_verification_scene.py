@@ -134,7 +134,7 @@ def metrics_frame(toy) -> pd.DataFrame:
             noise = np.random.default_rng(seed).normal(scale=0.7, size=identity.shape)
             pose = np.random.default_rng(10 + seed).normal(size=(len(index), 3))
             rows = verification_rows({"identity": identity + noise, "pose": pose}, index, pairs)
-        frame = pd.DataFrame(json.loads(json.dumps(rows)))  # as stored in metrics.json
+        frame = pd.DataFrame(json.loads(json.dumps([dict(r) for r in rows])))  # as stored
         frames.append(frame.assign(method=method, seed=seed, file_order=order))
     return pd.concat(frames, ignore_index=True)
 

@@ -33,10 +33,11 @@ def _summary(name: str, per_pair: np.ndarray, used: np.ndarray) -> dict[str, flo
     }
 
 
-def average_keypoint_distance(
+def keypoint_distances(
     pred: np.ndarray, target: np.ndarray, pred_found: np.ndarray, target_found: np.ndarray
-) -> dict[str, float | int]:
-    """AKD: mean pixel distance between corresponding keypoints ``[N, K, 2]``, over pairs where both were found."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the mean pixel distance between corresponding keypoints ``[N, K, 2]``
+    (0 where a face is missing) and the mask of pairs where both were found."""
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if pred.ndim != 3 or pred.shape[-1] != 2 or pred.shape != target.shape:
@@ -49,25 +50,39 @@ def average_keypoint_distance(
         raise ValueError("a keypoint row marked found contains NaN; pass the detector's found mask")
     per_pair = np.zeros(n)
     per_pair[used] = np.linalg.norm(pred[used] - target[used], axis=-1).mean(axis=1)
-    return _summary("akd", per_pair, used)
+    return per_pair, used
 
 
-def average_euclidean_distance(
-    emb_pred: np.ndarray, emb_target: np.ndarray, found_mask: np.ndarray
+def average_keypoint_distance(
+    pred: np.ndarray, target: np.ndarray, pred_found: np.ndarray, target_found: np.ndarray
 ) -> dict[str, float | int]:
-    """AED: mean L2 distance between identity embeddings ``[N, D]`` over pairs in ``found_mask`` (pass pred_found & target_found)."""
+    """AKD: mean pixel distance between corresponding keypoints ``[N, K, 2]``, over pairs where both were found."""
+    return _summary("akd", *keypoint_distances(pred, target, pred_found, target_found))
+
+
+def embedding_distances(
+    emb_pred: np.ndarray, emb_target: np.ndarray, found_mask: np.ndarray
+) -> np.ndarray:
+    """Per pair, the L2 distance between identity embeddings ``[N, D]`` (0 outside ``found_mask``)."""
     emb_pred = np.asarray(emb_pred, dtype=np.float64)
     emb_target = np.asarray(emb_target, dtype=np.float64)
     if emb_pred.ndim != 2 or emb_pred.shape != emb_target.shape:
         raise ValueError(
             f"emb_pred and emb_target must both be embeddings [N, D], got {emb_pred.shape} and {emb_target.shape}"
         )
-    n = len(emb_pred)
-    used = _mask(found_mask, n, "found_mask")
+    used = _mask(found_mask, len(emb_pred), "found_mask")
     if not (np.isfinite(emb_pred[used]).all() and np.isfinite(emb_target[used]).all()):
         raise ValueError(
             "an embedding row marked found contains NaN; pass pred_found & target_found"
         )
-    per_pair = np.zeros(n)
+    per_pair = np.zeros(len(emb_pred))
     per_pair[used] = np.linalg.norm(emb_pred[used] - emb_target[used], axis=1)
-    return _summary("aed", per_pair, used)
+    return per_pair
+
+
+def average_euclidean_distance(
+    emb_pred: np.ndarray, emb_target: np.ndarray, found_mask: np.ndarray
+) -> dict[str, float | int]:
+    """AED: mean L2 distance between identity embeddings ``[N, D]`` over pairs in ``found_mask`` (pass pred_found & target_found)."""
+    used = _mask(found_mask, len(np.asarray(emb_pred)), "found_mask")
+    return _summary("aed", embedding_distances(emb_pred, emb_target, found_mask), used)

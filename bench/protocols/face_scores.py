@@ -35,7 +35,10 @@ import pandas as pd
 
 from bench.data.dataset import FaceData, to_uint8_images
 from bench.errors import DataError, EvaluatorUnavailable
-from bench.protocols.pose_transfer import KINDS, PROTOCOL, bootstrap_interval, resolve_tuples
+from bench.metrics.keypoints import embedding_distances, keypoint_distances
+from bench.metrics.specs import spec_of
+from bench.protocols.pose_transfer.tuples import KINDS, PROTOCOL, resolve_tuples
+from bench.score import Score, parse_kind_key
 
 log = logging.getLogger(__name__)
 
@@ -130,49 +133,45 @@ def _row(
     metric: str,
     values: np.ndarray,
     used: np.ndarray,
-    higher: bool,
     evaluator: str,
     kind: str,
     k: int,
     settings: dict[str, Any],
-) -> dict[str, Any]:
-    """A metrics row: mean over the ``used`` tuples, N = all scored tuples, misses counted."""
+) -> Score:
+    """A score: mean over the ``used`` tuples, N = all scored tuples, misses counted."""
     n, n_used = len(used), int(used.sum())
-    row = {
-        "metric": metric,
-        "n": n,
-        "n_used": n_used,
-        "missing_rate": 1.0 - n_used / n if n else float("nan"),
-        "higher_is_better": higher,
+    fields: dict[str, Any] = {
         "evaluator": evaluator,
         "evaluator_floor": None,
-        "protocol": f"{PROTOCOL}/{kind}",
+        "protocol": PROTOCOL,
+        "kind": kind,
         "k": k,
         "spread": "bootstrap95 over tuples with a face found",
+        "extra": {"n_used": n_used, "missing_rate": 1.0 - n_used / n if n else float("nan")},
     }
+    spec = spec_of(metric)
     if n_used == 0:
         reason = f"{evaluator}: no pair with a face found in both images"
-        return {**row, "value": float("nan"), "ci95": None, "na_reason": reason}
-    kept = values[used]
-    low, high = bootstrap_interval(kept, settings["bootstrap"], settings["seed"])
-    return {**row, "value": float(kept.mean()), "ci95": [low, high]}
+        return Score.unavailable(spec, reason, n, ci95=None, **fields)
+    bootstrap = (settings["bootstrap"], settings["seed"])
+    return Score.from_values(spec, values[used], bootstrap, n=n, **fields)
 
 
 def _found_row(
     found: np.ndarray, driver_found: np.ndarray, detector: str, kind: str, k: int
-) -> dict:
+) -> Score:
     """Share of generated images with a face; its floor is the share among the real drivers."""
-    return {
-        "metric": f"face_found[{detector}]",
-        "value": float(found.mean()),
-        "n": len(found),
-        "higher_is_better": True,
-        "evaluator": detector,
-        "evaluator_floor": {"driver_face_found": float(driver_found.mean())},
-        "protocol": f"{PROTOCOL}/{kind}",
-        "k": k,
-        "spread": "none",
-    }
+    return Score.measured(
+        spec_of("face_found"),
+        float(found.mean()),
+        len(found),
+        evaluator=detector,
+        evaluator_floor={"driver_face_found": float(driver_found.mean())},
+        protocol=PROTOCOL,
+        kind=kind,
+        k=k,
+        spread="none",
+    )
 
 
 def _source_similarity(
@@ -185,19 +184,18 @@ def _source_similarity(
     return per_source.sum(1) / np.maximum(count, 1), count > 0
 
 
-def _na_row(metric: str, reason: str, n: int, higher: bool, kind: str, k: int) -> dict:
-    return {
-        "metric": metric,
-        "value": float("nan"),
-        "n": n,
-        "higher_is_better": higher,
-        "evaluator": metric.split("[")[1].rstrip("]"),
-        "evaluator_floor": None,
-        "protocol": f"{PROTOCOL}/{kind}",
-        "k": k,
-        "spread": "none",
-        "na_reason": reason,
-    }
+def _na_row(metric: str, evaluator: str, reason: str, n: int, kind: str, k: int) -> Score:
+    return Score.unavailable(
+        spec_of(metric),
+        reason,
+        n,
+        evaluator=evaluator,
+        evaluator_floor=None,
+        protocol=PROTOCOL,
+        kind=kind,
+        k=k,
+        spread="none",
+    )
 
 
 def score_faces(
@@ -205,74 +203,91 @@ def score_faces(
     reference: dict[str, np.ndarray],
     evaluators: FaceEvaluators,
     settings: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[Score]:
     """Rows for every (kind, K) of ``outputs`` with K in ``settings['k']``."""
-    from bench.evaluators.dlib_face import EMBEDDING_NAME, LANDMARKS_NAME
-    from bench.evaluators.facenet import DETECTOR_NAME
     from bench.evaluators.facenet import NAME as FACENET_NAME
-    from bench.evaluators.head_pose import NAME as POSE_NAME
-    from bench.metrics.pose import pose_error_degrees
 
     n = int(reference["n"])
-    rows: list[dict[str, Any]] = []
-
-    def add(metric, values, used, higher, evaluator, kind, k):
-        rows.append(_row(metric, values, used, higher, evaluator, kind, k, settings))
-
+    rows: list[Score] = []
     for key in sorted(outputs):
-        if key == "tuple":
-            continue
-        k, kind = int(key.split("_")[0][1:]), key.split("_")[1]
+        k, kind = parse_kind_key(key)
         if k not in settings["k"]:
             continue
         generated = evaluators.features(outputs[key][:n])
-        has_target = f"{kind}_target_dlib_found" in reference or (
-            f"{kind}_target_facenet_found" in reference
-        )
         if evaluators.dlib is not None:
-            found = generated["dlib_found"]
-            driver_found = reference[f"{kind}_driver_dlib_found"]
-            rows.append(_found_row(found, driver_found, "dlib-hog", kind, k))
-            emb = generated["dlib_embedding"]
-            csim_src, used = _source_similarity(
-                emb,
-                reference["source_dlib_embedding"][:, :k],
-                reference["source_dlib_found"][:, :k],
-            )
-            add(f"csim_source[{EMBEDDING_NAME}]", csim_src, found & used, True, EMBEDDING_NAME, kind, k)  # fmt: skip
-            pose, driver_pose = generated["dlib_pose"], reference[f"{kind}_driver_dlib_pose"]
-            pose_ok = np.isfinite(pose).all(1) & np.isfinite(driver_pose).all(1)
-            errors = pose_error_degrees(np.nan_to_num(pose), np.nan_to_num(driver_pose))
-            for angle in ("mean", "yaw", "pitch", "roll"):
-                suffix = "" if angle == "mean" else f"_{angle}"
-                add(f"pose_error{suffix}[{POSE_NAME}]", np.asarray(errors[angle]), pose_ok, False, POSE_NAME, kind, k)  # fmt: skip
-            if has_target:
-                target_found = reference[f"{kind}_target_dlib_found"]
-                both = found & target_found
-                target_emb = reference[f"{kind}_target_dlib_embedding"]
-                add(f"csim_target[{EMBEDDING_NAME}]", _cosine(emb, target_emb), both, True, EMBEDDING_NAME, kind, k)  # fmt: skip
-                aed = np.linalg.norm(np.nan_to_num(emb) - np.nan_to_num(target_emb), axis=1)
-                add(f"aed[{EMBEDDING_NAME}]", aed, both, False, EMBEDDING_NAME, kind, k)
-                points = np.nan_to_num(generated["dlib_landmarks"])
-                target_points = np.nan_to_num(reference[f"{kind}_target_dlib_landmarks"])
-                akd = np.linalg.norm(points - target_points, axis=-1).mean(1)
-                add(f"akd[{LANDMARKS_NAME}]", akd, both, False, LANDMARKS_NAME, kind, k)
+            rows += _dlib_scores(generated, reference, kind, k, settings)
         if isinstance(evaluators.facenet, EvaluatorUnavailable):
-            for prefix in ("csim_target", "csim_source"):
-                metric = f"{prefix}[{FACENET_NAME}]"
-                rows.append(_na_row(metric, str(evaluators.facenet), n, True, kind, k))
+            for family in ("csim_target", "csim_source"):
+                reason = str(evaluators.facenet)
+                rows.append(_na_row(family, FACENET_NAME, reason, n, kind, k))
         elif evaluators.facenet is not None:
-            found = generated["facenet_found"]
-            rows.append(_found_row(found, reference[f"{kind}_driver_facenet_found"], DETECTOR_NAME, kind, k))  # fmt: skip
-            emb = generated["facenet_embedding"]
-            csim_src, used = _source_similarity(
-                emb,
-                reference["source_facenet_embedding"][:, :k],
-                reference["source_facenet_found"][:, :k],
-            )
-            add(f"csim_source[{FACENET_NAME}]", csim_src, found & used, True, FACENET_NAME, kind, k)  # fmt: skip
-            if has_target:
-                both = found & reference[f"{kind}_target_facenet_found"]
-                csim = _cosine(emb, reference[f"{kind}_target_facenet_embedding"])
-                add(f"csim_target[{FACENET_NAME}]", csim, both, True, FACENET_NAME, kind, k)
+            rows += _facenet_scores(generated, reference, kind, k, settings)
+    return rows
+
+
+def _dlib_scores(
+    generated: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> list[Score]:
+    """dlib's face-found share, CSIM vs the sources, landmark head pose vs the driver and,
+    where there is a target, CSIM, AED (:mod:`bench.metrics.keypoints`) and AKD vs it."""
+    from bench.evaluators.dlib_face import EMBEDDING_NAME, LANDMARKS_NAME
+    from bench.evaluators.head_pose import NAME as POSE_NAME
+    from bench.metrics.pose import pose_error_degrees
+
+    found = generated["dlib_found"]
+    rows = [_found_row(found, reference[f"{kind}_driver_dlib_found"], "dlib-hog", kind, k)]
+    emb = generated["dlib_embedding"]
+    csim_src, used = _source_similarity(
+        emb, reference["source_dlib_embedding"][:, :k], reference["source_dlib_found"][:, :k]
+    )
+    rows.append(_row("csim_source", csim_src, found & used, EMBEDDING_NAME, kind, k, settings))
+    pose, driver_pose = generated["dlib_pose"], reference[f"{kind}_driver_dlib_pose"]
+    pose_ok = np.isfinite(pose).all(1) & np.isfinite(driver_pose).all(1)
+    errors = pose_error_degrees(np.nan_to_num(pose), np.nan_to_num(driver_pose))
+    for angle in ("mean", "yaw", "pitch", "roll"):
+        family = "pose_error" if angle == "mean" else f"pose_error_{angle}"
+        rows.append(_row(family, np.asarray(errors[angle]), pose_ok, POSE_NAME, kind, k, settings))
+    if f"{kind}_target_dlib_found" not in reference:
+        return rows
+    target_found = reference[f"{kind}_target_dlib_found"]
+    both = found & target_found
+    target_emb = reference[f"{kind}_target_dlib_embedding"]
+    csim = _cosine(emb, target_emb)
+    rows.append(_row("csim_target", csim, both, EMBEDDING_NAME, kind, k, settings))
+    aed = embedding_distances(emb, target_emb, both)
+    rows.append(_row("aed", aed, both, EMBEDDING_NAME, kind, k, settings))
+    akd, _ = keypoint_distances(
+        generated["dlib_landmarks"], reference[f"{kind}_target_dlib_landmarks"], found, target_found
+    )
+    rows.append(_row("akd", akd, both, LANDMARKS_NAME, kind, k, settings))
+    return rows
+
+
+def _facenet_scores(
+    generated: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> list[Score]:
+    """facenet's face-found share (MTCNN), CSIM vs the sources and, with a target, vs it."""
+    from bench.evaluators.facenet import DETECTOR_NAME
+    from bench.evaluators.facenet import NAME as FACENET_NAME
+
+    found = generated["facenet_found"]
+    driver_found = reference[f"{kind}_driver_facenet_found"]
+    rows = [_found_row(found, driver_found, DETECTOR_NAME, kind, k)]
+    emb = generated["facenet_embedding"]
+    csim_src, used = _source_similarity(
+        emb, reference["source_facenet_embedding"][:, :k], reference["source_facenet_found"][:, :k]
+    )
+    rows.append(_row("csim_source", csim_src, found & used, FACENET_NAME, kind, k, settings))
+    if f"{kind}_target_facenet_found" in reference:
+        both = found & reference[f"{kind}_target_facenet_found"]
+        csim = _cosine(emb, reference[f"{kind}_target_facenet_embedding"])
+        rows.append(_row("csim_target", csim, both, FACENET_NAME, kind, k, settings))
     return rows

@@ -16,7 +16,9 @@ import torch
 
 from bench.data.dataset import FaceData, to_float_images, to_uint8_images
 from bench.methods.api import Method
-from bench.protocols.pose_transfer import bootstrap_interval, distribution_rows, load_inception
+from bench.metrics.specs import spec_of
+from bench.protocols.distribution import distribution_rows, load_inception
+from bench.score import Score
 
 PROTOCOL = "reconstruction"
 
@@ -39,47 +41,13 @@ def rmse_255(generated: torch.Tensor, real: torch.Tensor) -> np.ndarray:
 
 def score_reconstruction(
     method: Method, test: FaceData, oracle: Any, settings: dict[str, Any]
-) -> list[dict[str, Any]]:
+) -> list[Score]:
     """Rows for ``reconstruction/reconstruct`` and ``reconstruction/sample`` (what it provides)."""
-    from bench.metrics.similarity import cosine_similarity
-    from bench.metrics.ssim import SSIM_NAME, ssim
-
-    rows: list[dict[str, Any]] = []
-    rng = np.random.default_rng(settings["seed"])
-    batch = settings["batch_size"]
+    rows: list[Score] = []
     if "reconstruct" in method.provides:
-        chosen = np.sort(
-            rng.choice(len(test), size=min(len(test), settings["images"]), replace=False)
-        )
-        real = to_float_images(test.images[chosen])
-        recon = _batched(method.reconstruct, real, batch, method.device)
-        recon = to_float_images(to_uint8_images(recon))  # stored-image precision, as protocol 1
-        per_image = {
-            "rmse255": (rmse_255(recon, real), False, "none"),
-            SSIM_NAME: (ssim(recon, real).numpy(), True, "none"),
-            f"csim_input[{oracle.name}]": (
-                cosine_similarity(oracle.embed(recon), oracle.embed(real)),
-                True,
-                oracle.name,
-            ),
-        }
-        for metric, (values, higher, evaluator) in per_image.items():
-            low, high = bootstrap_interval(values, settings["bootstrap"], settings["seed"])
-            rows.append(
-                {
-                    "metric": metric,
-                    "value": float(np.mean(values)),
-                    "n": len(values),
-                    "ci95": [low, high],
-                    "spread": "bootstrap95 over images",
-                    "higher_is_better": higher,
-                    "evaluator": evaluator,
-                    "evaluator_floor": None,
-                    "protocol": f"{PROTOCOL}/reconstruct",
-                    "k": 1,
-                }
-            )
+        rows += _reconstruct_scores(method, test, oracle, settings)
     if "sample" in method.provides:
+        batch = settings["batch_size"]
         generator = torch.Generator().manual_seed(settings["seed"])
         samples = torch.cat(
             [
@@ -89,7 +57,7 @@ def score_reconstruction(
         ).clamp(0, 1)
         generated = to_uint8_images(samples)
         real_embeddings = oracle.embed(to_float_images(test.images))
-        sample_rows = distribution_rows(
+        rows += distribution_rows(
             generated,
             oracle.embed(to_float_images(generated)),
             real_embeddings,
@@ -97,6 +65,41 @@ def score_reconstruction(
             settings,
             "sample",
             1,
+            protocol=PROTOCOL,
         )
-        rows += [{**row, "protocol": f"{PROTOCOL}/sample"} for row in sample_rows]
     return rows
+
+
+def _reconstruct_scores(
+    method: Method, test: FaceData, oracle: Any, settings: dict[str, Any]
+) -> list[Score]:
+    """RMSE (0-255), SSIM and CSIM of G(E(x)) vs x over a seeded subset of test images."""
+    from bench.metrics.similarity import cosine_similarity
+    from bench.metrics.ssim import SSIM_NAME, ssim
+
+    rng = np.random.default_rng(settings["seed"])
+    chosen = np.sort(rng.choice(len(test), size=min(len(test), settings["images"]), replace=False))
+    real = to_float_images(test.images[chosen])
+    recon = _batched(method.reconstruct, real, settings["batch_size"], method.device)
+    recon = to_float_images(to_uint8_images(recon))  # stored-image precision, as protocol 1
+    ssim_window = SSIM_NAME.removeprefix("ssim[").removesuffix("]")
+    per_image = (
+        ("rmse255", rmse_255(recon, real), "none", None),
+        ("ssim", ssim(recon, real).numpy(), "none", ssim_window),
+        ("csim_input", cosine_similarity(oracle.embed(recon), oracle.embed(real)), oracle.name, None),
+    )  # fmt: skip
+    return [
+        Score.from_values(
+            spec_of(family),
+            values,
+            (settings["bootstrap"], settings["seed"]),
+            evaluator=evaluator,
+            qualifier=qualifier,
+            spread="bootstrap95 over images",
+            evaluator_floor=None,
+            protocol=PROTOCOL,
+            kind="reconstruct",
+            k=1,
+        )
+        for family, values, evaluator, qualifier in per_image
+    ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ from bench.data.dataset import FaceData, to_float_images
 from bench.errors import DataError
 from bench.methods.api import Method
 from bench.metrics.pairs import pair_image_path, read_pairs
+from bench.metrics.specs import VERIFICATION_KEYS, spec_of
 from bench.metrics.verification import evaluate_verification, pair_distances
 from bench.protocols.results import load_arrays, save_arrays
+from bench.score import Score
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,6 @@ SCENE_FACTORS = (
 )
 #: The method label of the scene-only reference rows (one per dataset, not a method).
 SCENE_REFERENCE = "scene only (exact factors)"
-VERIFICATION_KEYS = (("accuracy", True), ("auc", True), ("eer", False), ("tar_at_far", True))
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def verification_rows(
     index: pd.DataFrame,
     pairs: Sequence[PairsFile],
     reference: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[Score]:
     """LFW-protocol rows of every code on every pairs file, with accuracy per yaw gap.
 
     ``index``: the test split's index (row order of the codes). Protocol
@@ -217,15 +218,17 @@ def verification_rows(
     order = sorted(codes, key=lambda c: (c != "identity", c))
     yaw = pd.to_numeric(index["yaw"], errors="coerce").to_numpy(float)
     yaw_source = ",".join(sorted(index["pose_source"].astype(str).unique()))
-    rows = []
+    rows: list[Score] = []
     for pairs_file in pairs:
         if pairs_file.path is None:
             for code in order:
                 for distance in DISTANCES:
-                    row = _verification_row(code, distance, pairs_file, "accuracy", reference)
                     rows.append(
-                        {**row, "value": float("nan"), "n": 0, "na_reason": pairs_file.reason}
-                    )
+                        _verification_score(
+                            code, distance, pairs_file, "accuracy", reference,
+                            float("nan"), 0, na_reason=pairs_file.reason,
+                        )
+                    )  # fmt: skip
             continue
         first, second, same, folds = pair_rows(index, pairs_file.path)
         gap = np.abs(yaw[first] - yaw[second])
@@ -235,18 +238,17 @@ def verification_rows(
                 result = evaluate_verification(distances, same, folds)
                 stats = result.as_dict()
                 for key, _ in VERIFICATION_KEYS:
-                    row = _verification_row(code, distance, pairs_file, key, reference)
-                    row.update(
-                        value=float(stats[key]),
-                        n=int(stats["n_pairs"]),
-                        sem=float(stats["accuracy_sem"]) if key == "accuracy" else None,
-                        spread="standard error over the 10 folds (LFW)"
-                        if key == "accuracy"
-                        else "none",
-                        far_target=float(stats["far_target"]),
-                        far_resolution=float(stats["far_resolution"]),
-                    )
-                    rows.append(row)
+                    is_accuracy = key == "accuracy"
+                    rows.append(
+                        _verification_score(
+                            code, distance, pairs_file, key, reference,
+                            float(stats[key]), int(stats["n_pairs"]),
+                            spread="standard error over the 10 folds (LFW)" if is_accuracy else "none",
+                            sem=float(stats["accuracy_sem"]) if is_accuracy else None,
+                            far_target=float(stats["far_target"]),
+                            far_resolution=float(stats["far_resolution"]),
+                        )
+                    )  # fmt: skip
                 rows += _yaw_gap_rows(
                     code,
                     distance,
@@ -259,26 +261,41 @@ def verification_rows(
     return rows
 
 
-def _verification_row(
-    code: str, distance: str, pairs_file: PairsFile, key: str, reference: bool
-) -> dict[str, Any]:
-    """The fields every verification row of one (code, distance, pairs file) shares."""
+def _verification_score(
+    code: str,
+    distance: str,
+    pairs_file: PairsFile,
+    key: str,
+    reference: bool,
+    value: float,
+    n: int,
+    spread: str = "none",
+    na_reason: str | None = None,
+    **extra: Any,
+) -> Score:
+    """A verification row of one (code, distance, pairs file): its metric ``verification_<key>``
+    and the fields every such row carries (``code``, ``distance``, ``pairs``, ...)."""
     role = "reference" if reference else ("identity" if code == "identity" else "leakage")
-    higher = dict(VERIFICATION_KEYS).get(key, True)
-    return {
-        "metric": f"verification_{key}[{code}-code/{distance}/{pairs_file.label}]",
-        "spread": "none",
-        "higher_is_better": higher if role == "identity" else None,
-        "evaluator": "none",
+    fields = {
+        "qualifier": f"{code}-code/{distance}/{pairs_file.label}",
+        "spread": spread,
         "evaluator_floor": None,
-        "protocol": f"{PROTOCOL}/{role}",
+        "protocol": PROTOCOL,
+        "kind": role,
         "k": 1,
-        "code": code,
-        "distance": distance,
-        "pairs": pairs_file.kind,
-        "pairs_file": pairs_file.path.name if pairs_file.path is not None else None,
-        "identities_without_cross_scene_pair": pairs_file.identities_without_cross_scene_pair,
+        "extra": {
+            "code": code,
+            "distance": distance,
+            "pairs": pairs_file.kind,
+            "pairs_file": pairs_file.path.name if pairs_file.path is not None else None,
+            "identities_without_cross_scene_pair": pairs_file.identities_without_cross_scene_pair,
+            **extra,
+        },
     }
+    spec = spec_of(f"verification_{key}")
+    if na_reason is not None:
+        return Score.unavailable(spec, na_reason, n, **fields)
+    return Score.measured(spec, value, n, **fields)
 
 
 def _yaw_gap_rows(
@@ -289,7 +306,7 @@ def _yaw_gap_rows(
     thresholds: np.ndarray,
     protocol_inputs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     yaw_source: str,
-) -> list[dict[str, Any]]:
+) -> list[Score]:
     """One row per yaw-gap bin: the protocol's accuracy on the pairs of that bin."""
     distances, same, folds, gap = protocol_inputs
     reason = None
@@ -302,32 +319,36 @@ def _yaw_gap_rows(
         else [{"bin": b, "label": label} for b, label, _, _ in YAW_GAP_BINS]
     )
     for result in bins:
-        row = _verification_row(
-            code, distance, pairs_file, f"accuracy_yaw_gap_{result['bin']}", reference
-        )
-        row.update(
-            yaw_gap=result["label"],
-            yaw_source=yaw_source,
-            spread="none (count of pairs in the bin: n)",
-        )
+        key = f"accuracy_yaw_gap_{result['bin']}"
+        common = {
+            "spread": "none (count of pairs in the bin: n)",
+            "yaw_gap": result["label"],
+            "yaw_source": yaw_source,
+        }
         if reason is not None:
-            row.update(value=float("nan"), n=0, na_reason=reason)
-        else:
-            row.update(
-                value=result["accuracy"],
-                n=result["n"],
+            rows.append(
+                _verification_score(
+                    code, distance, pairs_file, key, reference, float("nan"), 0,
+                    na_reason=reason, **common,
+                )
+            )  # fmt: skip
+            continue
+        rows.append(
+            _verification_score(
+                code, distance, pairs_file, key, reference, result["accuracy"], result["n"],
                 n_matched=result["n_matched"],
                 n_mismatched=result["n_mismatched"],
                 matched_accuracy=result["matched_accuracy"],
                 mismatched_accuracy=result["mismatched_accuracy"],
+                **common,
             )
-        rows.append(row)
+        )  # fmt: skip
     return rows
 
 
 def score_representation(
     codes: dict[str, np.ndarray], test: FaceData, pairs: Sequence[PairsFile]
-) -> list[dict[str, Any]]:
+) -> list[Score]:
     """Verification rows for every code, distance and pairs file, then the linear probes."""
     return verification_rows(codes, test.index, pairs) + probe_rows(codes, test)
 
@@ -351,7 +372,7 @@ def scene_code(index: pd.DataFrame) -> np.ndarray | str:
     return (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
 
 
-def scene_reference_rows(index: pd.DataFrame, pairs: Sequence[PairsFile]) -> list[dict[str, Any]]:
+def scene_reference_rows(index: pd.DataFrame, pairs: Sequence[PairsFile]) -> list[Score]:
     """The scene-only reference: the exact scene factors as a code, through :func:`verification_rows`.
 
     Read every leakage figure against it: on cross-scene pairs the scene carries no
@@ -360,24 +381,19 @@ def scene_reference_rows(index: pd.DataFrame, pairs: Sequence[PairsFile]) -> lis
     """
     code = scene_code(index)
     if isinstance(code, str):
-        reason = code
         return [
-            {
-                **_verification_row("scene", distance, pairs_file, "accuracy", True),
-                "value": float("nan"),
-                "n": 0,
-                "na_reason": reason,
-            }
+            _verification_score(
+                "scene", distance, pairs_file, "accuracy", True, float("nan"), 0, na_reason=code
+            )
             for pairs_file in pairs
             for distance in DISTANCES
         ]
     rows = verification_rows({"scene": code}, index, pairs, reference=True)
-    for row in rows:
-        row["scene_factors"] = list(SCENE_FACTORS)
-    return rows
+    factors = {"scene_factors": list(SCENE_FACTORS)}
+    return [replace(row, extra={**row.extra, **factors}) for row in rows]
 
 
-def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> list[dict[str, Any]]:
+def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> list[Score]:
     """Linear probes: pose from each code (identity-disjoint split), identity from non-identity codes.
 
     Pose decodable from the identity code, or identity from the pose code, is leakage.
@@ -389,26 +405,26 @@ def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> l
     for code in sorted(codes, key=lambda c: (c != "identity", c)):
         pose = pose_probe(codes[code], test.poses, identities, seed=seed)
         probes = [
-            ("probe_pose_r2", pose["r2_mean"], code != "identity", pose["n_test"]),
-            ("probe_pose_mae", pose["mae_mean"], code == "identity", pose["n_test"]),
+            ("probe_pose_r2", pose["r2_mean"], pose["n_test"]),
+            ("probe_pose_mae", pose["mae_mean"], pose["n_test"]),
         ]
         if code != "identity":
             found = identity_probe(codes[code], identities, seed=seed)
-            probes.append(("probe_identity_accuracy", found["accuracy"], False, found["n_test"]))
-        for metric, value, higher, n in probes:
+            probes.append(("probe_identity_accuracy", found["accuracy"], found["n_test"]))
+        for family, value, n in probes:
             rows.append(
-                {
-                    "metric": f"{metric}[{code}-code]",
-                    "value": float(value),
-                    "n": int(n),
-                    "spread": "none (one held-out split)",
-                    "higher_is_better": higher,
-                    "evaluator": "linear-probe",
-                    "evaluator_floor": None,
-                    "protocol": f"{PROTOCOL}/probe",
-                    "k": 1,
-                    "code": code,
-                }
+                Score.measured(
+                    spec_of(family),
+                    value,
+                    n,
+                    qualifier=f"{code}-code",
+                    spread="none (one held-out split)",
+                    evaluator_floor=None,
+                    protocol=PROTOCOL,
+                    kind="probe",
+                    k=1,
+                    extra={"code": code},
+                )
             )
     return rows
 
@@ -498,7 +514,7 @@ def has_exact_factors(test: FaceData) -> str | None:
 
 def disentanglement_rows(
     codes: dict[str, np.ndarray], test: FaceData, settings: dict[str, Any]
-) -> list[dict[str, Any]]:
+) -> list[Score]:
     """MIG, DCI and SAP of the whole code (every code concatenated) against the exact factors.
 
     ``settings``: ``metrics`` (subset of mig, dci, sap), ``rows`` (test images scored, a
@@ -526,18 +542,30 @@ def disentanglement_rows(
             if np.ndim(value) != 0 or key.endswith("_train"):
                 continue
             rows.append(
-                {
-                    "metric": f"{key}[{FACTOR_EVALUATOR}]",
-                    "value": float(value),
-                    "n": int(len(z)),
-                    "ci95": None,
-                    "spread": "none (one split)",
-                    "higher_is_better": True,
-                    "evaluator": FACTOR_EVALUATOR,
-                    "evaluator_floor": None,
-                    "protocol": "disentanglement/all-codes",
-                    "k": 1,
-                    "code_dims": int(z.shape[1]),
-                }
+                Score.measured(
+                    spec_of(key),
+                    value,
+                    len(z),
+                    ci95=None,
+                    spread="none (one split)",
+                    evaluator_floor=None,
+                    protocol="disentanglement",
+                    kind="all-codes",
+                    k=1,
+                    extra={"code_dims": int(z.shape[1])},
+                )
             )
     return rows
+
+
+def disentanglement_scores(
+    codes: dict[str, np.ndarray], test: FaceData, settings: dict[str, Any]
+) -> list[Score]:
+    """:func:`disentanglement_rows` where the split has exact factors, else one
+    not-applicable row with the reason (real datasets have no exact factors)."""
+    reason = has_exact_factors(test)
+    if reason is not None:
+        return [
+            Score.not_applicable_because(reason, protocol="disentanglement", kind="all-codes", k=1)
+        ]
+    return disentanglement_rows(codes, test, settings)

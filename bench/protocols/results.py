@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from bench import REPO_ROOT, __version__
+from bench.errors import DataError
 
 METRIC_VERSION = 1
 
@@ -66,8 +68,6 @@ def load_arrays(path: Path, stage: str) -> dict[str, Any]:
     """Every array of an ``.npz``; a missing file names the stage that writes it."""
     import numpy as np
 
-    from bench.errors import DataError
-
     try:
         with np.load(path) as data:
             return {key: data[key] for key in data.files}
@@ -75,10 +75,23 @@ def load_arrays(path: Path, stage: str) -> dict[str, Any]:
         raise DataError(f"{path}: missing; run `python -m bench {stage}` first") from error
 
 
-def write_metrics(path: Path, rows: list[dict[str, Any]], context: dict[str, Any]) -> None:
-    """``metrics.json``: every row carries the full context (dataset, method, seed, versions)."""
+def write_metrics(path: Path, rows: Sequence[Mapping[str, Any]], context: dict[str, Any]) -> None:
+    """``metrics.json``: every row carries the full context (dataset, method, seed, versions).
+
+    Each row (a :class:`~bench.score.Score` or its dict) is validated first: a missing or
+    undeclared key, or a direction or evaluator its metric's spec does not declare, is an
+    error naming the metric and the file, and nothing is written.
+    """
+    from bench.score import validate_row
+
+    plain = [dict(row) for row in rows]
+    for row in plain:
+        try:
+            validate_row(row)
+        except ValueError as error:
+            raise DataError(f"{path}: {error}") from error
     path.parent.mkdir(parents=True, exist_ok=True)
-    full = [{**context, **row} for row in rows]
+    full = [{**context, **row} for row in plain]
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps({"schema": 1, "rows": full}, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)

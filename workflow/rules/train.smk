@@ -1,4 +1,5 @@
 from bench.methods.registry import get_method  # noqa: E402
+from bench.runs import run_seed  # noqa: E402
 
 
 #: Weights the DAG trains for each perceptual backbone (bench/perceptual.py); vgg19 has none.
@@ -24,8 +25,7 @@ def train_params(w):
     method_config = spec.resolved_config(
         config["scale"], config["method_overrides"].get(w.method, {})
     )
-    if w.seed.endswith("-untrained"):
-        method_config["steps"] = 0  # scored at its initialisation
+    method_config = run_seed(w.seed).method_config(method_config)  # untrained: steps 0
     for path in perceptual_oracle(w):
         method_config["perceptual"]["weights_path"] = path
     return as_json(

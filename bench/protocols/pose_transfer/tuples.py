@@ -1,0 +1,170 @@
+"""Protocol 1's test tuples: draw them, write and read ``protocols/pose_transfer.csv``,
+and resolve their images through the test split (:func:`resolve_tuples`).
+
+A tuple is K_max source images of a test identity A, a *self* driver (another image
+of A from the first source's clip; target = that image) and a *cross* driver (an
+image of another test identity B). The cross target is A rendered with B's pose and
+expression under the first source's light and background (exact on SynthFaces):
+pose transfer moves pose and expression, nothing else.
+Tuples are nested across K: the K=1 sources are the first of the K=8 sources, so a
+K-shot curve compares like with like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.data.dataset import FaceData, to_float_images
+from bench.data.index import load_images, read_meta
+from bench.errors import DataError
+
+KINDS = ("self", "cross")
+PROTOCOL = "pose_transfer"
+
+
+def tuples_path(dataset_dir: Path) -> Path:
+    return Path(dataset_dir) / "protocols" / f"{PROTOCOL}.csv"
+
+
+def make_tuples(
+    test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int, sources: str = "clip"
+) -> pd.DataFrame:
+    """Draw ``n_tuples`` test tuples (a pure function of the index, ``seed`` and ``sources``).
+
+    The first source and the self driver come from one clip (one video: same
+    background and light). ``sources="clip"`` draws the other K_max - 1 sources from
+    that clip too, as the K-shot papers test (CainGAN and FSHM: K frames of one test
+    video); ``"identity"`` draws them from any other images of A (other clips,
+    other scenes); ``"session"`` takes the first source, the self driver and the other
+    sources from one multi-view session (Multi-PIE) instead of a video clip. Images of
+    multi-view sessions (index column ``session >= 0``) are never video clips. Datasets
+    without videos (LFW, CelebA) have one clip per person, so clip and identity are the
+    same there. Cross drivers are any image of another test identity.
+    """
+    if sources not in ("clip", "identity", "session"):
+        raise DataError(
+            f"protocols.pose_transfer.sources: {sources!r} is not 'clip', 'identity' or 'session'"
+        )
+    rng = np.random.default_rng(seed)
+    groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
+    in_sessions = test_index["session"] >= 0
+    recordings = test_index[in_sessions if sources == "session" else ~in_sessions]
+    recordings_of = {i: g for i, g in recordings.groupby("identity", sort=True)}
+    clip_size = 2 if sources == "identity" else k_max + 1
+    eligible = [
+        i
+        for i, g in groups.items()
+        if len(g) >= k_max + 1
+        and i in recordings_of
+        and (recordings_of[i].groupby("clip").size() >= clip_size).any()
+    ]
+    if len(eligible) < 2:
+        kind = "multi-view session" if sources == "session" else "video clip"
+        raise DataError(
+            f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
+            f"(K={k_max} sources + a driver) and a {kind} of {clip_size} images "
+            f"(protocols.pose_transfer.sources: {sources}); found {len(eligible)}"
+        )
+    rows = []
+    for number in range(n_tuples):
+        a = eligible[rng.integers(len(eligible))]
+        images, recorded = groups[a], recordings_of[a]
+        clip_sizes = recorded.groupby("clip").size()
+        clip = rng.choice(clip_sizes.index[clip_sizes >= clip_size].to_numpy())
+        in_clip = recorded["clip"] == clip
+        first, driver = rng.choice(recorded.loc[in_clip, "path"].to_numpy(), 2, replace=False)
+        pool = images if sources == "identity" else recorded[in_clip]
+        rest = pool.loc[~pool["path"].isin([first, driver]), "path"].to_numpy()
+        sources_of_a = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
+        others = [i for i in groups if i != a]
+        b = others[rng.integers(len(others))]
+        rows.append(
+            {
+                "tuple": number,
+                "identity": a,
+                "sources": ";".join(sources_of_a),
+                "self_driver": driver,
+                "cross_identity": b,
+                "cross_driver": rng.choice(groups[b]["path"].to_numpy()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_tuples(dataset_dir: Path, settings: dict[str, Any]) -> Path:
+    """Write the tuple table and, where the dataset can render them, the exact cross targets."""
+    from bench.data.index import read_index
+
+    dataset_dir = Path(dataset_dir)
+    meta = read_meta(dataset_dir)
+    index = read_index(dataset_dir)
+    test = index[index.split == "test"]
+    tuples = make_tuples(
+        test,
+        max(settings["k"]),
+        settings["tuples"],
+        settings["seed"],
+        settings.get("sources", "clip"),
+    )
+    if meta.get("has_exact_targets"):
+        from bench.data.prepare import render_cross_targets
+
+        tuples["cross_target"] = render_cross_targets(dataset_dir, meta, index, tuples)
+    else:
+        tuples["cross_target"] = ""
+    path = tuples_path(dataset_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tuples.to_csv(path, index=False)
+    return path
+
+
+def read_tuples(dataset_dir: Path) -> pd.DataFrame:
+    path = tuples_path(dataset_dir)
+    required = ["tuple", "identity", "sources", "self_driver", "cross_driver", "cross_target"]
+    try:
+        tuples = pd.read_csv(path, keep_default_na=False)
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: missing; run `python -m bench tuples` first") from error
+    missing = [c for c in required if c not in tuples.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    return tuples
+
+
+@dataclass
+class TupleImages:
+    """The images of every tuple as float tensors, resolved through the test split."""
+
+    sources: torch.Tensor  # [N, K_max, 3, H, W]
+    drivers: dict[str, np.ndarray]  # kind -> test-split row per tuple
+    targets: dict[str, torch.Tensor | None]  # kind -> [N, 3, H, W] or None
+
+
+def resolve_tuples(test: FaceData, tuples: pd.DataFrame) -> TupleImages:
+    row_of = {p: i for i, p in enumerate(test.index["path"])}
+
+    def rows(paths: list[str], column: str) -> np.ndarray:
+        missing = [p for p in paths if p not in row_of]
+        if missing:
+            raise DataError(
+                f"{tuples_path(test.root)}: {column} image {missing[0]} is not in the test split"
+            )
+        return np.array([row_of[p] for p in paths])
+
+    source_rows = np.stack([rows(s.split(";"), "sources") for s in tuples["sources"]])
+    images = to_float_images(test.images)
+    drivers = {
+        "self": rows(list(tuples["self_driver"]), "self_driver"),
+        "cross": rows(list(tuples["cross_driver"]), "cross_driver"),
+    }
+    targets: dict[str, torch.Tensor | None] = {"self": images[drivers["self"]], "cross": None}
+    if (tuples["cross_target"] != "").all():
+        paths = [test.root / p for p in tuples["cross_target"]]
+        targets["cross"] = to_float_images(load_images(paths, test.resolution))
+    return TupleImages(images[torch.from_numpy(source_rows)], drivers, targets)
