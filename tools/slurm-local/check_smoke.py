@@ -8,8 +8,10 @@ local smoke run made in the same call; `make test-slurm` runs it, `.ci/run` call
    checkpoint, its SLURM job is cancelled (``scancel``), so this run fails;
 3. the same command again: the cancelled training resumes from its checkpoint;
 4. checks: every job but the target rule ``all`` was a SLURM job; the partition, CPUs,
-   memory, time limit and GPUs each job got (``scontrol show job``) are the profile's;
-   the tables equal the local run's byte for byte; the training log says it resumed.
+   memory, time limit and GPUs each job got (``scontrol show job``) are the profile's
+   (a group job's: its members'); the tables equal the local run's byte for byte; the
+   training log says it resumed and its losses equal the local run's; a dry run of
+   ``--forcerun score`` schedules score alone (groups do not drag synthesize along).
 
 Exit status 1 and one line per problem when a check fails; a JSON summary (times, jobs,
 the requests read back) in ``<work>/summary.json``.
@@ -246,6 +248,19 @@ def request_problems(log: str, profile: dict) -> tuple[list[str], list[dict]]:
     return problems, readback
 
 
+def rerun_problems(command: list[str], work: Path) -> list[str]:
+    """A single stage reruns alone under the profile's groups: a dry run of
+    ``--forcerun score`` on the finished DAG schedules score jobs and no synthesize job."""
+    dry = subprocess.run(
+        [*command, "--forcerun", "score", "--dry-run"], cwd=REPO, capture_output=True, text=True
+    )
+    (work / "forcerun-score.log").write_text(dry.stdout + dry.stderr)
+    rules = re.findall(r"^ *rule (\w+):$", dry.stdout + dry.stderr, re.M)
+    if dry.returncode != 0 or "score" not in rules or "synthesize" in rules:
+        return [f"--forcerun score: not score alone ({sorted(set(rules))}); see forcerun-score.log"]
+    return []
+
+
 def check(work: Path, profile_path: Path) -> tuple[list[str], dict]:
     """Steps 1-4 of the module docstring; (problems, summary)."""
     local, cluster = work / "local", work / "slurm"
@@ -275,6 +290,7 @@ def check(work: Path, profile_path: Path) -> tuple[list[str], dict]:
     summary["resumed_from_step"] = int(resumed.group(1)) if resumed else None
     if not resumed or resumed.group(1) == "0":
         problems.append(f"{train_log}: the cancelled training did not resume from a checkpoint")
+    problems += rerun_problems(command, work)
     logs = [(work / f"slurm-{n}.log").read_text() for n in (1, 2)]
     summary["slurm_jobs"] = []
     for log in logs:
