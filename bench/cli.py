@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.external import add_export_arguments, add_import_arguments
 from bench.runs import run_seed
 from bench.runtime import set_threads, setup_logging  # bench.external imports them here
 
@@ -141,14 +142,22 @@ def _load_test_and_method(args: argparse.Namespace, params: dict[str, Any], *nee
     return test, method
 
 
-def _write_scores(args: argparse.Namespace, out: str, rows: list, label: str | None = None) -> None:
-    """The end of every scoring stage: the run's context on each row, ``metrics.json``."""
+def _write_scores(
+    args: argparse.Namespace,
+    out: str,
+    rows: list,
+    label: str | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> None:
+    """The end of every scoring stage: the run's context (and an external run's
+    provenance, ``bench.external.scored_run``) on each row, ``metrics.json``."""
     from bench.data.index import read_meta
     from bench.protocols.results import run_context, write_metrics
 
     label = args.seed.label(args.method) if label is None else label
     seed = args.seed.seed if hasattr(args, "seed") else 0
-    write_metrics(Path(out), rows, run_context(read_meta(Path(args.data)), label, seed))
+    context = run_context(read_meta(Path(args.data)), label, seed)
+    write_metrics(Path(out), rows, {**context, **(provenance or {})})
 
 
 def cmd_synthesize(args: argparse.Namespace) -> None:
@@ -170,7 +179,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
     from bench.evaluators.synth_oracle import SynthOracle
-    from bench.methods.registry import get_method
+    from bench.external import scored_run
     from bench.protocols.pose_transfer import (
         load_generated,
         not_applicable_rows,
@@ -185,8 +194,23 @@ def cmd_score(args: argparse.Namespace) -> None:
     rows = score_pose_transfer(
         outputs, FaceData.load(data, "test"), read_tuples(data), oracle, params
     )
-    rows += not_applicable_rows(get_method(args.method).cls.not_applicable_k, k_values)
-    _write_scores(args, args.out, rows)
+    label, not_applicable, provenance = scored_run(
+        args.method, args.seed.label(args.method), args.generated
+    )
+    rows += not_applicable_rows(not_applicable, k_values)
+    _write_scores(args, args.out, rows, label, provenance)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from bench.external.export import run
+
+    run(args)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from bench.external.import_ import run
+
+    run(args)
 
 
 def cmd_face_reference(args: argparse.Namespace) -> None:
@@ -203,7 +227,7 @@ def cmd_face_reference(args: argparse.Namespace) -> None:
 
 
 def cmd_score_faces(args: argparse.Namespace) -> None:
-    from bench.methods.registry import get_method
+    from bench.external import scored_run
     from bench.protocols.face_scores import FaceEvaluators, score_faces
     from bench.protocols.pose_transfer import load_generated, not_applicable_rows
     from bench.protocols.results import load_arrays
@@ -212,8 +236,11 @@ def cmd_score_faces(args: argparse.Namespace) -> None:
     reference = load_arrays(Path(args.reference), "face-reference")
     outputs, _ = load_generated(Path(args.generated))
     rows = score_faces(outputs, reference, FaceEvaluators(params), params)
-    rows += not_applicable_rows(get_method(args.method).cls.not_applicable_k, params["k"])
-    _write_scores(args, args.out, rows)
+    label, not_applicable, provenance = scored_run(
+        args.method, args.seed.label(args.method), args.generated
+    )
+    rows += not_applicable_rows(not_applicable, params["k"])
+    _write_scores(args, args.out, rows, label, provenance)
 
 
 def cmd_score_reconstruction(args: argparse.Namespace) -> None:
@@ -413,6 +440,10 @@ STAGES = (
           ("--data", "--params", "--out")),
     Stage("score-faces", cmd_score_faces, "score generated images with pretrained face evaluators",
           (*_RUN, "--generated", "--reference", "--params", "--out"), seed=True),
+    Stage("export", cmd_export, "write the pose-transfer tuples as plain files for any method",
+          arguments=add_export_arguments),
+    Stage("import", cmd_import, "validate a folder of a method's outputs and write it as a run",
+          arguments=add_import_arguments),
     Stage("score-reconstruction", cmd_score_reconstruction,
           "reconstructions (RMSE, SSIM, CSIM) and random samples (FD, KID, FID) of a method",
           (*_RUN, "--model", *_ORACLES, "--params", "--out"), seed=True),

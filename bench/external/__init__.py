@@ -6,6 +6,8 @@ and K; ``import`` validates that folder and writes the ``generated.npz`` the ``s
 stage writes for a built-in method, so the very same scoring code runs on it.
 """
 
+import argparse
+
 #: The file a foreign method may add with its codes of every test image (protocol 2).
 CODES_FILE = "codes.npz"
 #: Beside ``generated.npz``: where the outputs came from (``external: true``, content hash).
@@ -36,3 +38,37 @@ def scored_run(method: str, label: str, generated: str) -> tuple[str, dict[int, 
     record = json.loads(provenance.read_text())
     extra = {"external": True, "outputs_sha256": record["outputs_sha256"]}
     return f"{method} (external)", {}, extra
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``python -m bench export``'s arguments (here, so building the CLI imports nothing heavy)."""
+    parser.add_argument("dataset", help="dataset name (its data is results/data/<dataset>)")
+    parser.add_argument("--out", required=True, help="an empty or new folder")
+    parser.add_argument("--data", help="the prepared dataset (default: results/data/<dataset>)")
+    parser.add_argument(
+        "--k",
+        type=int,
+        nargs="+",
+        help="K values (default: protocols.pose_transfer.k of config/config.yaml)",
+    )
+    return parser
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``python -m bench import``'s arguments."""
+    parser.add_argument("dataset", help="dataset name (its data is results/data/<dataset>)")
+    parser.add_argument("--name", required=True, help="the method's name in the tables")
+    parser.add_argument("--outputs", required=True, help="the folder of outputs")
+    parser.add_argument("--data", help="the prepared dataset (default: results/data/<dataset>)")
+    parser.add_argument(
+        "--run-dir", help="where to write (default: results/runs/<dataset>/<name>/seed0)"
+    )
+    parser.add_argument(
+        "--k", type=int, nargs="+", help="K values (default: protocols.pose_transfer.k)"
+    )
+    parser.add_argument(
+        "--allow-extra",
+        action="store_true",
+        help="list and count files that are not expected outputs instead of stopping",
+    )
+    return parser

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import DataError
-from bench.external import CODES_FILE, KINDS, output_name
+from bench.external import CODES_FILE, KINDS, add_export_arguments, output_name
 
 log = logging.getLogger(__name__)
 
@@ -194,18 +194,6 @@ def export_protocol(data: Path, out: Path, k_values: list[int]) -> Path:
     return out / "manifest.json"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help="dataset name (its data is results/data/<dataset>)")
-    parser.add_argument("--out", required=True, help="an empty or new folder")
-    parser.add_argument("--data", help="the prepared dataset (default: results/data/<dataset>)")
-    parser.add_argument(
-        "--k",
-        type=int,
-        nargs="+",
-        help="K values (default: protocols.pose_transfer.k of config/config.yaml)",
-    )
-
-
 def default_k() -> list[int]:
     """Protocol 1's K values of the embedded default config."""
     from bench import REPO_ROOT
@@ -225,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.errors import BenchError
 
     parser = argparse.ArgumentParser(prog="python -m bench.external.export", description=__doc__)
-    add_arguments(parser)
+    add_export_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -24,7 +24,13 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from bench.errors import DataError
-from bench.external import CODES_FILE, KINDS, PROVENANCE_FILE, output_name
+from bench.external import (
+    CODES_FILE,
+    KINDS,
+    PROVENANCE_FILE,
+    add_import_arguments,
+    output_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -199,24 +205,6 @@ def import_outputs(
     return provenance
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help="dataset name (its data is results/data/<dataset>)")
-    parser.add_argument("--name", required=True, help="the method's name in the tables")
-    parser.add_argument("--outputs", required=True, help="the folder of outputs")
-    parser.add_argument("--data", help="the prepared dataset (default: results/data/<dataset>)")
-    parser.add_argument(
-        "--run-dir", help="where to write (default: results/runs/<dataset>/<name>/seed0)"
-    )
-    parser.add_argument(
-        "--k", type=int, nargs="+", help="K values (default: protocols.pose_transfer.k)"
-    )
-    parser.add_argument(
-        "--allow-extra",
-        action="store_true",
-        help="list and count files that are not expected outputs instead of stopping",
-    )
-
-
 def run(args: argparse.Namespace) -> None:
     import re
 
@@ -242,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.errors import BenchError
 
     parser = argparse.ArgumentParser(prog="python -m bench.external.import_", description=__doc__)
-    add_arguments(parser)
+    add_import_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
