@@ -225,6 +225,28 @@ def score_faces(
     return rows
 
 
+def _found_and_source_scores(
+    generated: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    prefix: str,
+    evaluator: str,
+    detector: str,
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> list[Score]:
+    """One evaluator's face-found share and its CSIM vs the found sources."""
+    found = generated[f"{prefix}_found"]
+    rows = [_found_row(found, reference[f"{kind}_driver_{prefix}_found"], detector, kind, k)]
+    csim_src, used = _source_similarity(
+        generated[f"{prefix}_embedding"],
+        reference[f"source_{prefix}_embedding"][:, :k],
+        reference[f"source_{prefix}_found"][:, :k],
+    )
+    rows.append(_row("csim_source", csim_src, found & used, evaluator, kind, k, settings))
+    return rows
+
+
 def _dlib_scores(
     generated: dict[str, np.ndarray],
     reference: dict[str, np.ndarray],
@@ -238,13 +260,10 @@ def _dlib_scores(
     from bench.evaluators.head_pose import NAME as POSE_NAME
     from bench.metrics.pose import pose_error_degrees
 
-    found = generated["dlib_found"]
-    rows = [_found_row(found, reference[f"{kind}_driver_dlib_found"], "dlib-hog", kind, k)]
-    emb = generated["dlib_embedding"]
-    csim_src, used = _source_similarity(
-        emb, reference["source_dlib_embedding"][:, :k], reference["source_dlib_found"][:, :k]
+    found, emb = generated["dlib_found"], generated["dlib_embedding"]
+    rows = _found_and_source_scores(
+        generated, reference, "dlib", EMBEDDING_NAME, "dlib-hog", kind, k, settings
     )
-    rows.append(_row("csim_source", csim_src, found & used, EMBEDDING_NAME, kind, k, settings))
     pose, driver_pose = generated["dlib_pose"], reference[f"{kind}_driver_dlib_pose"]
     pose_ok = np.isfinite(pose).all(1) & np.isfinite(driver_pose).all(1)
     errors = pose_error_degrees(np.nan_to_num(pose), np.nan_to_num(driver_pose))
@@ -278,14 +297,10 @@ def _facenet_scores(
     from bench.evaluators.facenet import DETECTOR_NAME
     from bench.evaluators.facenet import NAME as FACENET_NAME
 
-    found = generated["facenet_found"]
-    driver_found = reference[f"{kind}_driver_facenet_found"]
-    rows = [_found_row(found, driver_found, DETECTOR_NAME, kind, k)]
-    emb = generated["facenet_embedding"]
-    csim_src, used = _source_similarity(
-        emb, reference["source_facenet_embedding"][:, :k], reference["source_facenet_found"][:, :k]
+    found, emb = generated["facenet_found"], generated["facenet_embedding"]
+    rows = _found_and_source_scores(
+        generated, reference, "facenet", FACENET_NAME, DETECTOR_NAME, kind, k, settings
     )
-    rows.append(_row("csim_source", csim_src, found & used, FACENET_NAME, kind, k, settings))
     if f"{kind}_target_facenet_found" in reference:
         both = found & reference[f"{kind}_target_facenet_found"]
         csim = _cosine(emb, reference[f"{kind}_target_facenet_embedding"])
