@@ -23,6 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.data.index import INDEX_COLUMNS, grouping_sizes, save_image, scene_groups
+from bench.data.registry import SYNTHFACES
 from bench.metrics.pairs import pair_image_path, scene_groups_per_identity, write_scene_pairs
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def prepare_synthfaces(out_dir: Path, settings: dict[str, Any], workers: int = 1
         "identities": {"train": n_train, "test": n_test},
         "expression_labels": list(EXPRESSION_LABELS),
         "renderer": getattr(synthfaces, "RENDERER_VERSION", "1"),
-        "has_exact_targets": True,
+        "has_exact_targets": SYNTHFACES.exact_targets,  # what capabilities(meta) checks
         "groupings": {
             split: grouping_sizes(index[index.split == split]) for split in ("train", "test")
         },

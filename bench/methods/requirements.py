@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bench.data.registry import capabilities
 from bench.errors import ConfigError
 from bench.methods.api import Sampling
 
@@ -46,7 +47,7 @@ def _capped(images: int | None, settings: dict[str, Any], dataset: str) -> Group
 
 def dataset_groupings(dataset: str, settings: dict[str, Any]) -> dict[str, Grouping]:
     """The training groupings of ``dataset`` prepared with ``settings`` (its config section)."""
-    if dataset == "synthfaces":
+    if capabilities(dataset).rendered:  # SynthFaces: sizes from its render settings
         clips, length = settings["clips_per_identity"], settings["clip_length"]
         views = settings.get("session_views", {})
         per_session = len(views.get("yaws", ())) + len(views.get("pitch_views", ()))
@@ -80,6 +81,8 @@ def dataset_groupings(dataset: str, settings: dict[str, Any]) -> dict[str, Group
                 session.images, session.setting or "multipie: 13 cameras per session"
             ),
         }
+    if dataset == "aflw2000":  # evaluation only: each image is its own identity
+        return {"identity": Grouping(1, "aflw2000: each image is its own identity")}
     if dataset == "folder":
         capped = _capped(None, settings, dataset)
         return {"identity": capped, "clip": capped}
