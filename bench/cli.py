@@ -76,9 +76,14 @@ def cmd_validate_config(args: argparse.Namespace) -> None:
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     from bench.data.prepare import prepare_synthfaces
+    from bench.data.registry import capabilities
 
-    if args.dataset != "synthfaces":
-        raise BenchError(f"unknown dataset {args.dataset!r}; available: synthfaces")
+    found = capabilities(args.dataset)  # an unknown name lists the known datasets
+    if not found.rendered:
+        raise BenchError(
+            f"dataset {args.dataset!r} is not rendered: prepare it with "
+            f"python -m {found.prepare_module} prepare {args.dataset}"
+        )
     if args.params:
         settings = json.loads(args.params)
     else:

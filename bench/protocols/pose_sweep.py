@@ -35,10 +35,11 @@ LABEL_WIDTH = 2.0
 def make_sweep(dataset_dir: Path, yaws: tuple[int, ...] = YAWS) -> dict[str, np.ndarray]:
     """Source image, drivers, exact targets, driver poses and landmarks of the sweep."""
     from bench.data.prepare import scene_from_row
+    from bench.data.registry import capabilities
     from bench.data.synthfaces import Identity, Renderer
 
     meta = read_meta(dataset_dir)
-    if not meta.get("has_exact_targets"):
+    if not capabilities(meta).exact_targets:
         raise DataError(f"{dataset_dir}: pose sweeps need a dataset that renders exact targets")
     settings = meta["settings"]
     index = read_index(dataset_dir)

@@ -503,8 +503,10 @@ FACTOR_EVALUATOR = "synth-factors"
 
 def has_exact_factors(test: FaceData) -> str | None:
     """None where the split carries every exact factor; otherwise why disentanglement is n/a."""
+    from bench.data.registry import capabilities
+
     missing = [c for c, _ in FACTORS if c not in test.index.columns]
-    if missing or not (test.index["pose_source"] == "gt").all():
+    if missing or not capabilities(test).exact_factors:
         return (
             f"disentanglement needs exact factors {missing or ''} (pose_source gt); "
             "only SynthFaces has them"

@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from bench.config import trained_seeds, validate_config  # noqa: E402
+from bench.data.registry import capabilities  # noqa: E402
 from bench.methods.requirements import check_requirements  # noqa: E402
 
 _CONFIG_SOURCE = "config (config/config.yaml + profile + --config)"
@@ -69,9 +70,9 @@ def table_names():
     if {"reconstruct", "sample"} & provided:
         tables.append("reconstruction")
     names = [f"{dataset}_{table}" for dataset in config["datasets"] for table in tables]
-    # Disentanglement needs exact factors, which only SynthFaces has.
-    if {"identity_code", "pose_code"} & provided and "synthfaces" in config["datasets"]:
-        names.append("synthfaces_disentanglement")
+    # Disentanglement needs exact factors (of the registered datasets, SynthFaces').
+    if {"identity_code", "pose_code"} & provided:
+        names += [f"{d}_disentanglement" for d in config["datasets"] if capabilities(d).exact_factors]
     return names
 
 
@@ -86,7 +87,7 @@ def all_figures():
         f"results/figures/{dataset}_{name}.{ext}"
         for dataset in config["datasets"]
         for name in [
-            *(["pose_sweep"] if dataset == "synthfaces" else []),
+            *(["pose_sweep"] if capabilities(dataset).exact_targets else []),
             *metric_figure_names(),
             *table_figure_names(dataset),
         ]

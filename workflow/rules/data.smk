@@ -1,19 +1,20 @@
 # Preparation: SynthFaces is rendered (`python -m bench prepare`); every real dataset is
 # listed, aligned and indexed by `python -m bench.data.real prepare` into the same files.
-from bench.data.real.datasets import DATASETS, resolve_root  # noqa: E402
+from bench.data.real.datasets import resolve_root  # noqa: E402
+from bench.data.registry import capabilities  # noqa: E402
 
 
 def dataset_settings(dataset):
     """The dataset's config section; a real dataset's root resolved from config or environment
     (so a changed root reruns preparation, and a missing one is reported before any job runs)."""
     settings = dict(config[dataset])
-    if dataset in DATASETS:
+    if not capabilities(dataset).rendered:
         settings["root"] = str(resolve_root(dataset, settings))
     return settings
 
 
 def prepare_module(dataset):
-    return "bench.data.real" if dataset in DATASETS else "bench"
+    return capabilities(dataset).prepare_module
 
 
 for _dataset in config["datasets"]:

@@ -112,7 +112,9 @@ def write_tuples(dataset_dir: Path, settings: dict[str, Any]) -> Path:
         settings["seed"],
         settings.get("sources", "clip"),
     )
-    if meta.get("has_exact_targets"):
+    from bench.data.registry import capabilities
+
+    if capabilities(meta).exact_targets:
         from bench.data.prepare import render_cross_targets
 
         tuples["cross_target"] = render_cross_targets(dataset_dir, meta, index, tuples)
