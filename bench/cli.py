@@ -20,6 +20,7 @@ from typing import Any
 from bench import __version__
 from bench.errors import BenchError
 from bench.external import add_export_arguments, add_import_arguments
+from bench.report import registry as report_tables
 from bench.runs import run_seed
 from bench.runtime import set_threads, setup_logging  # bench.external imports them here
 
@@ -331,7 +332,7 @@ def cmd_sweep_figure(args: argparse.Namespace) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> None:
     from bench.report.figures import table_bars, write_figures
-    from bench.report.tables import read_metrics
+    from bench.report.summary import read_metrics
 
     files = [Path(p) for p in args.metrics]
     if args.table:
@@ -343,22 +344,10 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    from bench.report.tables import (
-        write_disentanglement_tables,
-        write_face_tables,
-        write_pose_transfer_tables,
-        write_reconstruction_tables,
-        write_verification_tables,
-    )
+    from bench.report.tables import write_table
 
-    writer = {
-        "pose_transfer": write_pose_transfer_tables,
-        "pose_transfer_faces": write_face_tables,
-        "reconstruction": write_reconstruction_tables,
-        "disentanglement": write_disentanglement_tables,
-        "verification": write_verification_tables,
-    }
-    written = writer[args.table]([Path(p) for p in args.metrics], Path(args.out_dir), args.dataset)
+    files = [Path(p) for p in args.metrics]
+    written = write_table(args.table, files, Path(args.out_dir), args.dataset)
     for path in written:
         log.info("wrote %s", path)
 
@@ -385,7 +374,7 @@ def _sweep_figure_arguments(p: argparse.ArgumentParser) -> None:
 def _figures_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--table",
-        choices=["reconstruction", "disentanglement", "pose_transfer_faces"],
+        choices=[t.name for t in report_tables.TABLES if t.bar_figure],
         help="draw this method table's bar chart (default: pose transfer and verification)",
     )
     p.add_argument("metrics", nargs="+")
@@ -394,13 +383,7 @@ def _figures_arguments(p: argparse.ArgumentParser) -> None:
 def _tables_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--table",
-        choices=[
-            "pose_transfer",
-            "pose_transfer_faces",
-            "verification",
-            "reconstruction",
-            "disentanglement",
-        ],
+        choices=report_tables.names(),
         default="pose_transfer",
     )
     p.add_argument("metrics", nargs="+")

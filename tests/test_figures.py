@@ -314,19 +314,22 @@ def test_table_figure_has_a_panel_per_scored_metric_and_names_the_unscored(
     table_files: dict[str, list[Path]],
 ) -> None:
     figure = table_figure(read_metrics(table_files["reconstruction"]), "toy", "reconstruction")
-    labels = [axis.get_ylabel() for axis in figure.axes]
+    panels = [axis for axis in figure.axes if axis.axison]
+    labels = [axis.get_xlabel() for axis in panels]
     assert labels == ["rmse255[none] ↓", "ssim[none] ↑", "fd[synth-oracle] ↓"]
     texts = " ".join(figure_texts(figure))
     assert "n/a for every method: fid[inception-v3]" in texts
     # "enc" has no sample rows at all: no bar and no n/a mark in the FD panel.
-    fd_axis = figure.axes[2]
-    assert not any(t.get_text() == "n/a" for t in fd_axis.texts)
-    heights = [bar.get_height() for bar in fd_axis.patches]
-    assert heights[0] == pytest.approx(0.7) and np.isnan(heights[1])
+    fd_axis = panels[2]
+    assert not any(t.get_text().strip() == "n/a" for t in fd_axis.texts)
+    widths = [bar.get_width() for bar in fd_axis.patches]
+    assert widths[0] == pytest.approx(0.7) and np.isnan(widths[1])
     # rmse: "ae" is the mean of its seeds with the std as error bar; "enc" has one seed.
-    rmse = [bar.get_height() for bar in figure.axes[0].patches]
+    rmse = [bar.get_width() for bar in panels[0].patches]
     assert rmse == [pytest.approx(30.5), pytest.approx(30.0)]
-    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["ae", "enc"]
+    # methods run down the y axis, first at the top, named on the first panel of a row
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == ["ae", "enc"]
+    assert panels[0].get_ylim()[0] > panels[0].get_ylim()[1]
 
 
 def test_table_figure_marks_a_methods_missing_score_and_keeps_its_place(
@@ -335,15 +338,16 @@ def test_table_figure_marks_a_methods_missing_score_and_keeps_its_place(
     frame = read_metrics(table_files["pose_transfer_faces"])
     figure = table_figure(frame, "toy", "pose_transfer_faces")
     # Per-angle pose errors are table columns, not panels; face_found is always scored.
-    assert [axis.get_ylabel() for axis in figure.axes] == [
+    panels = [axis for axis in figure.axes if axis.axison]
+    assert [axis.get_xlabel() for axis in panels] == [
         "face_found[dlib-hog] ↑",
         "csim_target[dlib-resnet] ↑",
     ]
-    found, csim = figure.axes
-    assert [bar.get_height() for bar in found.patches] == [0.4, 0.0, 0.4, 0.0]
-    assert [t.get_text() for t in csim.texts] == ["n/a", "n/a"]  # enc: self and cross
+    found, csim = panels
+    assert [bar.get_width() for bar in found.patches] == [0.4, 0.0, 0.4, 0.0]
+    assert [t.get_text().strip() for t in csim.texts] == ["n/a", "n/a"]  # enc: self and cross
     enc_position = 1
-    assert all(abs(t.get_position()[0] - enc_position) < 0.5 for t in csim.texts)
+    assert all(abs(t.get_position()[1] - enc_position) < 0.5 for t in csim.texts)
     legend = figure.legends[0]
     assert [t.get_text() for t in legend.get_texts()] == ["self, K=1", "cross, K=1"]
 

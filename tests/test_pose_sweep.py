@@ -64,7 +64,7 @@ def test_a_sweep_with_one_driver_yaw_says_why_it_has_no_slope(sweep) -> None:
 
 def test_sweep_figure_labels_every_row_in_its_own_column(sweep, tmp_path: Path) -> None:
     long_name = "caingan_no_target (untrained)"
-    rows = {long_name: sweep["targets"]}
+    rows = {long_name: 255 - sweep["targets"]}
     following = {
         name: LineFit(1.0, 0.0, 1.0, len(YAWS)) for name in ("driver", "ground truth", long_name)
     }
@@ -104,3 +104,26 @@ def test_sweep_figure_stage_reads_the_pose_oracle_checkpoint(sweep, tmp_path: Pa
     text = log.read_text()
     assert "pose sweep, frozen: yaw slope 0.00, r 0.00" in text  # one image, one reading
     assert "pose sweep, ground truth: yaw slope" in text
+
+
+def test_sweep_figure_draws_the_ground_truth_once(sweep) -> None:
+    """The ground_truth method reproduces the exact targets: one row, named for both."""
+    from bench.protocols.pose_sweep import sweep_grid
+
+    rows = {"ground_truth": sweep["targets"].copy(), "copy": 255 - sweep["targets"]}
+    figure = sweep_grid(sweep, rows, "toy")
+    labels = [t.get_text() for axis in figure.axes for t in axis.texts]
+    assert labels == ["driver", "ground truth (= ground_truth)", "copy"]
+    assert len(figure.axes) == 3 * (len(YAWS) + 2)
+
+
+def test_sweep_title_sits_above_the_column_headers(sweep) -> None:
+    from bench.protocols.pose_sweep import sweep_grid
+
+    figure = sweep_grid(sweep, {"copy": sweep["drivers"]}, "toy: a title as long as the real one")
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)  # constrained layout places the title
+    title = figure._suptitle.get_window_extent(renderer)
+    headers = [axis.title.get_window_extent(renderer) for axis in figure.axes if axis.get_title()]
+    assert len(headers) == len(YAWS) + 1
+    assert all(title.y0 >= header.y1 for header in headers)

@@ -134,6 +134,17 @@ def following_label(fit: LineFit | str) -> str:
     return f"yaw slope {fit.slope:.2f}, r {fit.r:.2f}"
 
 
+def _figure_rows(
+    sweep: dict[str, np.ndarray], rows: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The rows to draw and each row's label: a method row whose images equal the exact
+    targets (the ``ground_truth`` method) is the ground-truth row, drawn once."""
+    repeats = [n for n, images in rows.items() if np.array_equal(images, sweep["targets"])]
+    labels = {"ground truth": "ground truth" + (f" (= {', '.join(repeats)})" if repeats else "")}
+    drawn = {n: im for n, im in sweep_rows(sweep, rows).items() if n not in repeats}
+    return drawn, {name: labels.get(name, name) for name in drawn}
+
+
 def sweep_figure(
     sweep: dict[str, np.ndarray],
     rows: dict[str, np.ndarray],
@@ -141,56 +152,55 @@ def sweep_figure(
     title: str,
     following: dict[str, LineFit | str] | None = None,
 ) -> list[Path]:
-    """Grid: the driver row, the ground-truth row, then one row per method (PNG and PDF).
+    """Write ``sweep_grid`` as ``out_stem.png`` and ``.pdf``."""
+    from bench.report.plotting import save, styled
+
+    with styled():
+        return save(sweep_grid(sweep, rows, title, following), out_stem)
+
+
+def sweep_grid(
+    sweep: dict[str, np.ndarray],
+    rows: dict[str, np.ndarray],
+    title: str,
+    following: dict[str, LineFit | str] | None = None,
+) -> Any:
+    """Grid: the driver row, the ground-truth row, then one row per method (a Figure).
 
     With ``following`` (``sweep_following``), each row's label carries its yaw slope and r.
-    The labels sit in a column of their own, so no name is clipped however long.
+    The labels sit in a column of their own, so no name is clipped however long; the
+    title sits above the column headers (constrained layout), never on them.
     """
-    import matplotlib
+    from bench.report.plotting import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labelled = sweep_rows(sweep, rows)
+    drawn, labels = _figure_rows(sweep, rows)
     yaws = sweep["yaws"]
-    height = 1.35 * len(labelled) + 0.4
-    fig, axes = plt.subplots(
-        len(labelled),
+    figure = new_figure(LABEL_WIDTH + 1.3 * (len(yaws) + 1), 1.3 * len(drawn) + 0.7)
+    axes = figure.subplots(
+        len(drawn),
         len(yaws) + 2,
-        figsize=(LABEL_WIDTH + 1.3 * (len(yaws) + 1), height),
         squeeze=False,
         gridspec_kw={"width_ratios": [LABEL_WIDTH / 1.3] + [1] * (len(yaws) + 1)},
     )
-    for r, (name, images) in enumerate(labelled.items()):
+    for r, (name, images) in enumerate(drawn.items()):
         axes[r, 0].set_axis_off()
         place = {"ha": "right", "fontsize": 8, "transform": axes[r, 0].transAxes}
         if following is None:
-            axes[r, 0].text(1.0, 0.5, name, va="center", fontweight="bold", **place)
+            axes[r, 0].text(1.0, 0.5, labels[name], va="center", fontweight="bold", **place)
         else:
-            axes[r, 0].text(1.0, 0.53, name, va="bottom", fontweight="bold", **place)
+            axes[r, 0].text(1.0, 0.53, labels[name], va="bottom", fontweight="bold", **place)
             axes[r, 0].text(1.0, 0.47, following_label(following[name]), va="top", **place)
-        axes[r, 1].imshow(sweep["source"][0] if r > 0 else np.full_like(sweep["source"][0], 255))
+        source = sweep["source"][0] if r > 0 else np.full_like(sweep["source"][0], 255)
+        axes[r, 1].imshow(source)
         for c, image in enumerate(images):
             axes[r, c + 2].imshow(image)
-            if r == 0:
-                axes[r, c + 2].set_title(f"yaw {yaws[c]:+d}°", fontsize=8)
-    axes[0, 1].set_title("source", fontsize=8)
+    for c, header in enumerate(["source", *(f"yaw {y:+d}°" for y in yaws)]):
+        axes[0, c + 1].set_title(header, fontsize=8)
     for axis in axes[:, 1:].flat:
         axis.set_xticks([])
         axis.set_yticks([])
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.3 / height))  # room for the suptitle
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix, metadata in (
-        (".png", {"Software": None}),
-        (".pdf", {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}),
-    ):
-        path = out_stem.with_suffix(suffix)
-        fig.savefig(path, dpi=110, metadata=metadata)
-        written.append(path)
-    plt.close(fig)
-    return written
+    figure.suptitle(title, fontsize=9)
+    return figure
 
 
 def save_sweep(path: Path, arrays: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ files carry the same numbers; ``terminal_view`` is the part of a Markdown table 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -99,3 +100,49 @@ def write_all(
     latex = to_latex(display, title, f"tab:{stem.name}", notes, text_columns)
     stem.with_suffix(".tex").write_text(latex)
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
+
+
+#: Columns of the terminal: what ``make run`` prints fits this width.
+TERMINAL_WIDTH = 100
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split(" | ")]
+
+
+def terminal_view(markdown: str, source: str, width: int = TERMINAL_WIDTH) -> str:
+    """The part of a ``to_markdown`` table that fits ``width`` columns: its title, the text
+    columns, then as many score columns as fit (evaluator names dropped from headers where
+    that leaves them unique), and a line naming ``source`` for the rest and the notes."""
+    lines = markdown.splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    if len(table) < 2:
+        raise ValueError(f"{source}: no Markdown table to show")
+    title = next((line for line in lines if line.startswith("## ")), "")
+    header, rule, rows = _cells(table[0]), table[1].strip("|").split("|"), table[2:]
+    text = [part.startswith(":") for part in rule]
+    short = [re.sub(r" \[[^\]]*\]", "", h) for h in header]
+    header = [s if short.count(s) == 1 else h for s, h in zip(short, header, strict=True)]
+    cells = [_cells(row) for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    keep = [i for i, is_text in enumerate(text) if is_text]
+    used = 4 + sum(widths[i] for i in keep) + 3 * (len(keep) - 1)
+    for i in (i for i, is_text in enumerate(text) if not is_text):
+        if used + 3 + widths[i] > width:
+            break
+        keep.append(i)
+        used += 3 + widths[i]
+
+    def line(values: list[str]) -> str:
+        return (
+            "| "
+            + " | ".join(
+                values[i].ljust(widths[i]) if text[i] else values[i].rjust(widths[i]) for i in keep
+            )
+            + " |"
+        )
+
+    left = len(header) - len(keep)
+    more = f"{left} more column(s), " if left else ""
+    body = [line(header), *(line(r) for r in cells)]
+    return "\n".join([title[:width], *body, f"({more}notes: {source})"[:width]]) + "\n"

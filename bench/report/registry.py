@@ -8,7 +8,7 @@ header), its title, the notes it always carries and when a configuration writes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 #: Any of these provided by a method makes the verification and disentanglement tables.
@@ -27,8 +27,8 @@ class Table:
     title: str
     #: Written when a configured method provides any of these (empty: always).
     needs: frozenset[str] = frozenset()
-    #: Written only for these datasets (empty: every dataset).
-    datasets: tuple[str, ...] = ()
+    #: Written only for datasets with this capability (``bench.data.registry``; None: all).
+    dataset_needs: str | None = None
     #: Written only when this ``protocols.<key>.enabled`` is true.
     enabled_by: str | None = None
     #: Drawn as a bar chart of its own (``<dataset>_<name>.png``, rule ``table_figure``).
@@ -116,7 +116,7 @@ TABLES: tuple[Table, ...] = (
         DISENTANGLEMENT_COLUMNS,
         "disentanglement against exact factors",
         needs=CODES,
-        datasets=("synthfaces",),  # it needs exact factors, which only SynthFaces has
+        dataset_needs="exact_factors",  # every generative factor of every image
         bar_figure=True,
         notes=(
             "Scores of each method's whole code (every code it provides, concatenated) "
@@ -145,32 +145,42 @@ def names() -> list[str]:
     return [t.name for t in TABLES]
 
 
-def _written(entry: Table, dataset: str, provided: set[str], enabled: dict[str, bool]) -> bool:
+def _written(
+    entry: Table,
+    dataset: str,
+    provided: set[str],
+    enabled: dict[str, bool],
+    has: Callable[[str, str], bool],
+) -> bool:
     if entry.needs and not entry.needs & provided:
         return False
-    if entry.datasets and dataset not in entry.datasets:
+    if entry.dataset_needs and not has(dataset, entry.dataset_needs):
         return False
     return entry.enabled_by is None or bool(enabled.get(entry.enabled_by, False))
 
 
 def table_names(
-    datasets: Iterable[str], provided: Iterable[str], enabled: dict[str, bool]
+    datasets: Iterable[str],
+    provided: Iterable[str],
+    enabled: dict[str, bool],
+    has: Callable[[str, str], bool],
 ) -> list[str]:
     """``<dataset>_<table>`` of every table a configuration writes.
 
     ``provided``: the union of the configured methods' ``provides``; ``enabled``: protocol
-    switches (``{"face_scores": True}``). Tables for every dataset come first, per dataset,
-    then the dataset-specific ones (the order ``make run`` prints them in).
+    switches (``{"face_scores": True}``); ``has(dataset, capability)``: whether a dataset
+    has a capability (``exact_factors``). Tables for every dataset come first, per dataset,
+    then the dataset-specific ones (the order ``make run`` has always listed them in).
     """
     provided, datasets = set(provided), list(datasets)
-    general = [t for t in TABLES if not t.datasets]
-    specific = [t for t in TABLES if t.datasets]
+    general = [t for t in TABLES if not t.dataset_needs]
+    specific = [t for t in TABLES if t.dataset_needs]
     return [
         f"{dataset}_{entry.name}"
         for group in (general, specific)
         for dataset in datasets
         for entry in group
-        if _written(entry, dataset, provided, enabled)
+        if _written(entry, dataset, provided, enabled, has)
     ]
 
 

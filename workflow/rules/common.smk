@@ -56,24 +56,21 @@ def runs(dataset, untrained=True, external=False):
 
 
 def table_names():
-    """Every table of every dataset: pose transfer always (by the synth oracle and, when
-    enabled, by pretrained face evaluators), verification when codes exist, reconstruction
-    when a method reconstructs or samples, disentanglement on SynthFaces."""
+    """Every table of every dataset, as bench.report.registry lists them: pose transfer
+    always (by the synth oracle and, when enabled, by pretrained face evaluators),
+    verification when codes exist, reconstruction when a method reconstructs or samples,
+    disentanglement on datasets with exact factors."""
     from bench.methods.registry import get_method
+    from bench.report.registry import table_names as registered_tables
 
-    tables = ["pose_transfer"]
-    if config["protocols"]["face_scores"]["enabled"]:
-        tables.append("pose_transfer_faces")
     provided = set().union(*(get_method(m).cls.provides for m in config["methods"]))
-    if {"identity_code", "pose_code"} & provided:
-        tables.append("verification")
-    if {"reconstruct", "sample"} & provided:
-        tables.append("reconstruction")
-    names = [f"{dataset}_{table}" for dataset in config["datasets"] for table in tables]
-    # Disentanglement needs exact factors (of the registered datasets, SynthFaces').
-    if {"identity_code", "pose_code"} & provided:
-        names += [f"{d}_disentanglement" for d in config["datasets"] if capabilities(d).exact_factors]
-    return names
+    enabled = {"face_scores": config["protocols"]["face_scores"]["enabled"]}
+    return registered_tables(config["datasets"], provided, enabled, has=dataset_has)
+
+
+def dataset_has(dataset, capability):
+    """Whether a dataset has a capability (``exact_factors``, ...; bench.data.registry)."""
+    return getattr(capabilities(dataset), capability)
 
 
 def all_tables():
@@ -103,14 +100,11 @@ def print_result_locations():
     print(f"  figures: {root / 'figures'}/*.{{png,pdf}} and")
     print(f"           {root / 'runs'}/<dataset>/<method>/seed<k>/representation/tsne.{{png,pdf}}")
     print(f"  report:  snakemake --report {root / 'report.html'}  (make run writes it)")
+    from bench.report.formats import terminal_view
+    from bench.report.registry import names
+
     for dataset in config["datasets"]:
-        for name in (
-            "pose_transfer",
-            "pose_transfer_faces",
-            "verification",
-            "reconstruction",
-            "disentanglement",
-        ):
+        for name in names():  # the full tables and their notes stay in the files
             table = root / "tables" / f"{dataset}_{name}.md"
             if table.exists():
-                print("\n" + table.read_text())
+                print("\n" + terminal_view(table.read_text(), str(table)))

@@ -1,3 +1,6 @@
+from bench.report.registry import TABLES as REPORT_TABLES  # noqa: E402
+
+
 def transfer_methods():
     """Methods that provide transfer, in config order (their first seed draws the sweep)."""
     return [m for m in config["methods"] if "transfer" in get_method(m).cls.provides]
@@ -69,13 +72,10 @@ rule sweep_figure:
 
 
 def metric_figure_names():
-    """The figures `bench figures` writes for this config (only families with data)."""
-    families = ("ssim", "csim_target", "csim_source", "pose_error")
-    names = [f"pose_transfer_{f}" for f in (*families, "yaw_follow_slope", "yaw_follow_r")]
-    names.append("kshot")
-    if any({"identity_code", "pose_code"} & get_method(m).cls.provides for m in config["methods"]):
-        names.append("verification")
-    return names
+    """The figures `bench figures` writes for this config (bench.report.registry)."""
+    from bench.report.registry import metric_figure_names as registered_figures
+
+    return registered_figures(set().union(*(get_method(m).cls.provides for m in config["methods"])))
 
 
 rule metric_figures:
@@ -103,12 +103,9 @@ rule metric_figures:
 
 def table_figure_names(dataset):
     """Bar charts of the method tables this config writes for a dataset."""
-    names = set(table_names())
-    return [
-        t
-        for t in ("pose_transfer_faces", "reconstruction", "disentanglement")
-        if f"{dataset}_{t}" in names
-    ]
+    from bench.report.registry import table_figure_names as registered_figures
+
+    return registered_figures(dataset, table_names())
 
 
 def table_figure_files(dataset, table):
@@ -130,7 +127,7 @@ rule table_figure:
         ),
         pdf="results/figures/{dataset}_{table}.pdf",
     wildcard_constraints:
-        table="pose_transfer_faces|reconstruction|disentanglement",
+        table="|".join(t.name for t in REPORT_TABLES if t.bar_figure),
     log:
         "results/logs/figures/{dataset}_{table}.log",
     benchmark:
