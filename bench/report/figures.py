@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 
+from bench.report.kshot import kshot_curves
 from bench.report.plotting import (
     bar_alphas,
     method_axis,
-    method_styles,
     new_figure,
     save,
     series_colours,
@@ -35,11 +34,10 @@ from bench.report.plotting import (
 from bench.report.registry import POSE_TRANSFER_BAR_FAMILIES, TABLES
 from bench.report.summary import (
     arrow,
-    family,
-    is_untrained,
     kind_key,
     method_order,
     read_metrics,
+    select_rows,
     summarize,
 )
 from bench.report.verification_figure import accuracy_table, verification_bars, yaw_gap_table
@@ -54,8 +52,6 @@ log = logging.getLogger(__name__)
 BAR_FAMILIES = POSE_TRANSFER_BAR_FAMILIES
 #: A dashed line at the value that means "follows the driver" (bench.metrics.following).
 FOLLOW_LINES = {"yaw_follow_slope": 1.0, "yaw_follow_r": 1.0}
-#: Families drawn against K (one row of panels each, when present).
-KSHOT_FAMILIES = ("ssim", "csim_target", "pose_error", "fid", "fd", "kid")
 FAMILY_TITLES = {
     "ssim": "SSIM to the target",
     "csim_target": "identity similarity to the target (CSIM tgt)",
@@ -67,23 +63,10 @@ FAMILY_TITLES = {
     "fd": "Fréchet distance (identity features)",
     "kid": "KID (identity features)",
 }
-KIND_TITLES = {"self": "self (driver = source identity)", "cross": "cross (another identity)"}
 #: Bar panels per row of a figure, and each panel's width in inches.
 PANEL_COLUMNS = 3
 PANEL_WIDTH = 3.2
-KSHOT_PANEL_SIZE = (3.0, 2.5)
-KSHOT_LEGEND_WIDTH = 2.2
 WRAP = 110
-
-
-def _rows_of(frame: pd.DataFrame, prefix: str, families: Sequence[str]) -> pd.DataFrame:
-    """Rows of protocols starting with ``prefix`` and of the given metric families."""
-    if frame.empty or "protocol" not in frame:
-        return frame.iloc[0:0].assign(value=pd.Series(dtype=float))
-    rows = frame[frame["protocol"].astype(str).str.startswith(prefix)].copy()
-    rows = rows[rows["metric"].map(family).isin(families)]
-    rows["value"] = pd.to_numeric(rows["value"], errors="coerce").astype(float)
-    return rows
 
 
 def with_error_bars(stats: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +93,7 @@ def with_error_bars(stats: pd.DataFrame) -> pd.DataFrame:
 def bar_table(frame: pd.DataFrame, family_name: str) -> pd.DataFrame:
     """What the figures plot for one pose-transfer family: one row per (metric, kind, K,
     method) with a finite mean, in the tables' order, with its error bar (``with_error_bars``)."""
-    rows = _rows_of(frame, "pose_transfer/", [family_name])
+    rows = select_rows(frame, "pose_transfer/", [family_name])
     rows = rows[np.isfinite(rows["value"])]
     if rows.empty:
         return pd.DataFrame(columns=["metric", "kind", "k", "method", "mean", "err"])
@@ -230,7 +213,7 @@ def _bar_figure(
 
 def pose_transfer_bars(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
     """One bar chart per pose-transfer family: ``<dataset>_pose_transfer_<family>``."""
-    rows = _rows_of(frame, "pose_transfer/", BAR_FAMILIES)
+    rows = select_rows(frame, "pose_transfer/", BAR_FAMILIES)
     if rows[np.isfinite(rows["value"])].empty:
         log.info("%s: no pose-transfer rows; no bar figures", dataset)
         return []
@@ -269,7 +252,7 @@ def table_figure(frame: pd.DataFrame, dataset: str, table: str) -> Figure | None
     if table not in TABLE_FIGURES:
         raise ValueError(f"no bar figure for table {table!r}; known: {sorted(TABLE_FIGURES)}")
     prefix, families, what = TABLE_FIGURES[table]
-    rows = _rows_of(frame, prefix, families)
+    rows = select_rows(frame, prefix, families)
     if rows.empty:
         return None
     rows["kind"] = rows["protocol"].str.split("/", n=1).str[1]
@@ -307,91 +290,6 @@ def table_bars(frame: pd.DataFrame, out_dir: Path, dataset: str, table: str) -> 
             log.info("%s: no %s rows; no figure", dataset, table)
             return []
         return save(figure, Path(out_dir) / f"{dataset}_{table}")
-
-
-def _kshot_line(axis: Any, line: pd.DataFrame, dodge: float, style: dict, label: str) -> None:
-    """One method's mean against K with its std over seeds where it has one."""
-    x = line["k"].to_numpy(float) * dodge
-    axis.plot(x, line["mean"], markersize=4, linewidth=1.2, label=label, **style)
-    has_std = np.isfinite(line["std"].to_numpy(float))
-    if has_std.any():
-        axis.errorbar(
-            x[has_std], line["mean"].to_numpy(float)[has_std],
-            yerr=line["std"].to_numpy(float)[has_std], fmt="none",
-            ecolor=style["color"], elinewidth=0.8, capsize=2,
-        )  # fmt: skip
-
-
-def _kshot_columns(stats: pd.DataFrame) -> list[tuple[str, bool]]:
-    """(kind, untrained) of each panel column: trained self, cross, then untrained ones."""
-    kinds = sorted(stats["kind"].unique(), key=kind_key)
-    untrained = stats["method"].map(is_untrained)
-    return [(k, False) for k in kinds] + [(k, True) for k in kinds if untrained.any()]
-
-
-def kshot_curves(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
-    """Each family against K (log2 axis), one line per method, one colour per method family;
-    panel columns: self, cross, then the untrained rows' self and cross on the same y."""
-    rows = _rows_of(frame, "pose_transfer/", KSHOT_FAMILIES)
-    rows = rows[np.isfinite(rows["value"])]
-    if rows.empty:
-        log.info("%s: no pose-transfer rows; no K-shot figure", dataset)
-        return []
-    stats = summarize(rows)
-    stats["k"] = stats["k"].astype(int)
-    metrics = sorted(
-        dict.fromkeys(stats["metric"]), key=lambda m: (KSHOT_FAMILIES.index(family(m)), m)
-    )
-    columns = _kshot_columns(stats)
-    methods = method_order(rows)
-    styles = method_styles(methods)
-    ks = sorted(stats["k"].unique())
-    with styled():
-        figure = new_figure(
-            KSHOT_PANEL_SIZE[0] * len(columns) + KSHOT_LEGEND_WIDTH,
-            KSHOT_PANEL_SIZE[1] * len(metrics) + 0.6,
-        )
-        axes = figure.subplots(len(metrics), len(columns), squeeze=False, sharey="row")
-        for (row, metric), (column, (kind, untrained)) in (
-            (r, c) for r in enumerate(metrics) for c in enumerate(columns)
-        ):
-            axis = axes[row, column]
-            panel = stats[(stats["metric"] == metric) & (stats["kind"] == kind)]
-            members = [m for m in methods if is_untrained(m) == untrained]
-            for index, method in enumerate(members):
-                line = panel[panel["method"] == method].sort_values("k")
-                if len(line):
-                    dodge = 2.0 ** ((index - (len(members) - 1) / 2) * 0.03)
-                    _kshot_line(axis, line, dodge, styles[method], method)
-            axis.set_xscale("log", base=2)
-            axis.set_xticks(ks, [str(k) for k in ks])
-            axis.xaxis.set_minor_locator(NullLocator())
-            axis.set_xlim(ks[0] / 1.6, ks[-1] * 1.6)
-            axis.grid(linewidth=0.4, alpha=0.5)
-            if row == 0:
-                title = KIND_TITLES.get(kind, kind)
-                axis.set_title(f"untrained rows, {kind}" if untrained else title)
-            if row == len(metrics) - 1:
-                axis.set_xlabel("K (source images)")
-            if column == 0:
-                higher = panel["higher_is_better"].iloc[0] if len(panel) else None
-                axis.set_ylabel(f"{metric} {arrow(higher)}".rstrip())
-        _kshot_legend(figure, axes, methods)
-        figure.suptitle(f"{dataset}: pose transfer against the number of source images K")
-        return save(figure, Path(out_dir) / f"{dataset}_kshot")
-
-
-def _kshot_legend(figure: Figure, axes: Any, methods: list[str]) -> None:
-    """One legend entry per method (colour = family), in method order."""
-    handles = {}
-    for axis in axes.flat:
-        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    ordered = [m for m in methods if m in handles]
-    figure.legend(
-        [handles[m] for m in ordered], ordered, loc="outside right upper", frameon=False,
-        title="method (colour: family)\nmean over seeds; error\nbars: std over seeds (≥ 2)",
-    )  # fmt: skip
 
 
 def write_figures(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:

@@ -93,6 +93,16 @@ def seed_std(values: pd.Series) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 
+def select_rows(frame: pd.DataFrame, prefix: str, families: Sequence[str]) -> pd.DataFrame:
+    """Rows of protocols starting with ``prefix`` and of the given metric families."""
+    if frame.empty or "protocol" not in frame:
+        return frame.iloc[0:0].assign(value=pd.Series(dtype=float))
+    rows = frame[frame["protocol"].astype(str).str.startswith(prefix)].copy()
+    rows = rows[rows["metric"].map(family).isin(families)]
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce").astype(float)
+    return rows
+
+
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (protocol, K, method, metric) in display order.
 
