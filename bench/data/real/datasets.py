@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.data.real.aflw2000 import list_aflw2000
 from bench.data.real.celeba import list_celeba
 from bench.data.real.folder import list_folder
 from bench.data.real.lfw import list_lfw
@@ -33,6 +34,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "voxceleb2": DatasetSpec(list_voxceleb2),
     "multipie": DatasetSpec(list_multipie, pose_source="multipie-camera"),
     "folder": DatasetSpec(list_folder),
+    "aflw2000": DatasetSpec(list_aflw2000, pose_source="aflw2000-3d"),
 }
 
 

@@ -107,3 +107,27 @@ def write_folder(root: Path, people: dict[str, list[list[np.ndarray]]]) -> Path:
             for number, image in enumerate(images):
                 save_jpeg(root / name / f"clip{clip}" / f"{number:03d}.jpg", image)
     return root
+
+
+def write_aflw2000(
+    root: Path, images: list[np.ndarray], angles: np.ndarray, landmarks: np.ndarray
+) -> Path:
+    """``root/imageNNNNN.jpg`` and ``.mat`` (``Pose_Para``, ``pt3d_68``) as AFLW2000-3D ships them.
+
+    ``angles`` ``[N, 3]`` are harness (yaw, pitch, roll) degrees, stored in AFLW2000-3D's
+    convention (pitch, yaw, roll radians; :data:`~bench.data.real.aflw2000.LABEL_SIGNS`);
+    ``landmarks`` ``[N, 68, 2]`` become ``pt3d_68`` (3 x 68, depth 0).
+    """
+    from scipy.io import savemat
+
+    from bench.data.real.aflw2000 import LABEL_SIGNS
+
+    root.mkdir(parents=True, exist_ok=True)
+    for number, (image, angle, points) in enumerate(zip(images, angles, landmarks, strict=True)):
+        stem = root / f"image{number:05d}"
+        save_jpeg(stem.with_suffix(".jpg"), image)
+        yaw, pitch, roll = np.radians(np.asarray(angle, np.float64) * LABEL_SIGNS)
+        pose = np.array([[pitch, yaw, roll, 0.0, 0.0, 0.0, 1.0]])
+        pt3d = np.vstack([np.asarray(points, np.float64).T, np.zeros((1, 68))])
+        savemat(stem.with_suffix(".mat"), {"Pose_Para": pose, "pt3d_68": pt3d})
+    return root

@@ -96,6 +96,17 @@ def pending(sources: list[SourceImage], records: dict, out_dir: Path) -> list[So
     return todo
 
 
+def contract_pose(estimate: tuple, nominal: float | None, label: list) -> dict[str, float]:
+    """The index's yaw, pitch, roll: the dataset's labels, its nominal yaw, else the estimate."""
+    if label[0] is not None:
+        values = label
+    elif nominal is not None:
+        values = [nominal, 0.0, 0.0]
+    else:
+        values = list(estimate)
+    return dict(zip(("yaw", "pitch", "roll"), map(float, values), strict=True))
+
+
 def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> pd.DataFrame:
     """Index rows of the accepted sources: contract columns, then the dataset's own."""
     ok = [s for s in sources if records[s.key]["status"] == "ok"]
@@ -104,8 +115,13 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
     for source in ok:
         record = records[source.key]
         yaw, pitch, roll = record["pose"]
+        flag = record.get("pose_flag", "")
+        estimate = [float("nan")] * 3 if flag else [yaw, pitch, roll]  # n/a: unreliable fit
         columns = dict(source.columns)
         nominal = columns.pop("nominal_yaw", None)
+        label = [columns.pop(f"label_{angle}", None) for angle in ("yaw", "pitch", "roll")]
+        if label[0] is not None:  # the dataset's own pose labels (AFLW2000-3D)
+            columns.update(label_yaw=label[0], label_pitch=label[1], label_roll=label[2])
         rows.append(
             {
                 "path": crop_path(source),
@@ -113,9 +129,7 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
                 "clip": source.clip,
                 "session": source.session,
                 "split": source.split,
-                "yaw": yaw if nominal is None else nominal,
-                "pitch": pitch if nominal is None else 0.0,
-                "roll": roll if nominal is None else 0.0,
+                **contract_pose((yaw, pitch, roll), nominal, label),
                 "pose_source": pose_source,
                 "expression": columns.pop("expression", 0),
                 "light": columns.pop("light", float("nan")),
@@ -125,9 +139,11 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
                 "frame": -1 if source.frame is None else source.frame,
                 "align_source": record["align_source"],
                 "face_probability": record["probability"],
-                "est_yaw": yaw,
-                "est_pitch": pitch,
-                "est_roll": roll,
+                "est_yaw": estimate[0],
+                "est_pitch": estimate[1],
+                "est_roll": estimate[2],
+                "pose_flag": flag,
+                "photo_roll": record.get("photo_roll", float("nan")),
                 "outside_fraction": record.get("outside_fraction", float("nan")),
                 **columns,
             }
@@ -270,6 +286,15 @@ def write_outputs(out_dir: Path, listing: Listing, sources: list, records: dict,
     if pairs is not None:
         write_pairs(out_dir / "pairs.txt", pairs, n_sets, per_set)
     log.info("%s: pairs %s: %d sets of %d", settings["dataset"], how, n_sets, per_set)
+    flagged = int((index["pose_flag"] != "").sum())
+    if flagged:
+        log.warning(
+            "%s: %d face(s) flagged as profiles: the 68-point pose is unreliable there, so their "
+            "est_yaw/est_pitch/est_roll are n/a (pose_flag says why; yaw/pitch/roll keep the "
+            "frontal fit, which saturates near 40 degrees)",
+            settings["dataset"],
+            flagged,
+        )
     reasons = [r["reason"] for s in sources if (r := records[s.key])["status"] == "reject"]
     reasons += [reason for _, reason in listing.rejects]
     return index, {
@@ -281,6 +306,7 @@ def write_outputs(out_dir: Path, listing: Listing, sources: list, records: dict,
         "skipped": len(listing.skipped),
         "skip_reasons": skip_reasons,
         **input_notes(sources, records, index),
+        "pose_flagged": int((index["pose_flag"] != "").sum()),
     }
 
 

@@ -137,6 +137,8 @@ def process_source(source: SourceImage, pixels: np.ndarray | str) -> dict[str, A
         "probability": round(face.probability, 6),
         "align_source": face.align_source,
         "outside_fraction": round(face.outside_fraction, 4),
+        "photo_roll": round(face.photo_roll, 3),
+        "pose_flag": face.pose_flag,
     }
 
 
