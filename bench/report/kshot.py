@@ -57,13 +57,23 @@ def _kshot_columns(stats: pd.DataFrame) -> list[tuple[str, bool]]:
 
 
 def kshot_curves(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]:
+    """Write ``<dataset>_kshot.png`` and ``.pdf`` (``kshot_figure``); [] without rows."""
+    with styled():
+        figure = kshot_figure(frame, dataset)
+        if figure is None:
+            log.info("%s: no pose-transfer rows; no K-shot figure", dataset)
+            return []
+        return save(figure, Path(out_dir) / f"{dataset}_kshot")
+
+
+def kshot_figure(frame: pd.DataFrame, dataset: str) -> Figure | None:
     """Each family against K (log2 axis), one line per method, one colour per method family;
-    panel columns: self, cross, then the untrained rows' self and cross on the same y."""
+    panel columns: self, cross, then the untrained rows' self and cross on the same y.
+    Call inside ``styled()``."""
     rows = select_rows(frame, "pose_transfer/", KSHOT_FAMILIES)
     rows = rows[np.isfinite(rows["value"])]
     if rows.empty:
-        log.info("%s: no pose-transfer rows; no K-shot figure", dataset)
-        return []
+        return None
     stats = summarize(rows)
     stats["k"] = stats["k"].astype(int)
     metrics = sorted(
@@ -73,39 +83,38 @@ def kshot_curves(frame: pd.DataFrame, out_dir: Path, dataset: str) -> list[Path]
     methods = method_order(rows)
     styles = method_styles(methods)
     ks = sorted(stats["k"].unique())
-    with styled():
-        figure = new_figure(
-            KSHOT_PANEL_SIZE[0] * len(columns) + KSHOT_LEGEND_WIDTH,
-            KSHOT_PANEL_SIZE[1] * len(metrics) + 0.6,
-        )
-        axes = figure.subplots(len(metrics), len(columns), squeeze=False, sharey="row")
-        for (row, metric), (column, (kind, untrained)) in (
-            (r, c) for r in enumerate(metrics) for c in enumerate(columns)
-        ):
-            axis = axes[row, column]
-            panel = stats[(stats["metric"] == metric) & (stats["kind"] == kind)]
-            members = [m for m in methods if is_untrained(m) == untrained]
-            for index, method in enumerate(members):
-                line = panel[panel["method"] == method].sort_values("k")
-                if len(line):
-                    dodge = 2.0 ** ((index - (len(members) - 1) / 2) * 0.03)
-                    _kshot_line(axis, line, dodge, styles[method], method)
-            axis.set_xscale("log", base=2)
-            axis.set_xticks(ks, [str(k) for k in ks])
-            axis.xaxis.set_minor_locator(NullLocator())
-            axis.set_xlim(ks[0] / 1.6, ks[-1] * 1.6)
-            axis.grid(linewidth=0.4, alpha=0.5)
-            if row == 0:
-                title = KIND_TITLES.get(kind, kind)
-                axis.set_title(f"untrained rows, {kind}" if untrained else title)
-            if row == len(metrics) - 1:
-                axis.set_xlabel("K (source images)")
-            if column == 0:
-                higher = panel["higher_is_better"].iloc[0] if len(panel) else None
-                axis.set_ylabel(f"{metric} {arrow(higher)}".rstrip())
-        _kshot_legend(figure, axes, methods)
-        figure.suptitle(f"{dataset}: pose transfer against the number of source images K")
-        return save(figure, Path(out_dir) / f"{dataset}_kshot")
+    figure = new_figure(
+        KSHOT_PANEL_SIZE[0] * len(columns) + KSHOT_LEGEND_WIDTH,
+        KSHOT_PANEL_SIZE[1] * len(metrics) + 0.6,
+    )
+    axes = figure.subplots(len(metrics), len(columns), squeeze=False, sharey="row")
+    for (row, metric), (column, (kind, untrained)) in (
+        (r, c) for r in enumerate(metrics) for c in enumerate(columns)
+    ):
+        axis = axes[row, column]
+        panel = stats[(stats["metric"] == metric) & (stats["kind"] == kind)]
+        members = [m for m in methods if is_untrained(m) == untrained]
+        for index, method in enumerate(members):
+            line = panel[panel["method"] == method].sort_values("k")
+            if len(line):
+                dodge = 2.0 ** ((index - (len(members) - 1) / 2) * 0.03)
+                _kshot_line(axis, line, dodge, styles[method], method)
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(ks, [str(k) for k in ks])
+        axis.xaxis.set_minor_locator(NullLocator())
+        axis.set_xlim(ks[0] / 1.6, ks[-1] * 1.6)
+        axis.grid(linewidth=0.4, alpha=0.5)
+        if row == 0:
+            title = KIND_TITLES.get(kind, kind)
+            axis.set_title(f"untrained rows, {kind}" if untrained else title)
+        if row == len(metrics) - 1:
+            axis.set_xlabel("K (source images)")
+        if column == 0:
+            higher = panel["higher_is_better"].iloc[0] if len(panel) else None
+            axis.set_ylabel(f"{metric} {arrow(higher)}".rstrip())
+    _kshot_legend(figure, axes, methods)
+    figure.suptitle(f"{dataset}: pose transfer against the number of source images K")
+    return figure
 
 
 def _kshot_legend(figure: Figure, axes: Any, methods: list[str]) -> None:

@@ -11,11 +11,11 @@ import torch
 from tqdm import tqdm
 
 from bench.data.dataset import FaceData, to_uint8_images
-from bench.data.index import save_image
 from bench.errors import DataError
 from bench.methods.api import Driver, Method
 from bench.protocols.pose_transfer.tuples import KINDS, resolve_tuples
 from bench.protocols.results import load_arrays, save_arrays
+from bench.report.grids import save_labelled_grid
 from bench.score import kind_key, parse_kind_key
 
 
@@ -129,5 +129,10 @@ def save_sample_grid(
             to_uint8_images(target) if target is not None else np.zeros_like(outputs[key][:rows]),
         ]
         panels.append(np.concatenate([np.concatenate(list(c), axis=0) for c in columns], axis=1))
-    gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
-    save_image(path, np.concatenate([x for p in panels for x in (p, gap)][:-1], axis=1))
+    save_labelled_grid(
+        path,
+        panels,
+        [c for c in KINDS if kind_key(k, c) in outputs],
+        k,
+        list(tuples["tuple"].iloc[:rows]),
+    )
