@@ -7,7 +7,8 @@ Reruns one job of each rule of a finished run (its exact shell command, from a d
 with ``--forceall --printshellcmds --cores 1``, so a job's own workers stay in-process) inside this process while a sampler thread reads the
 main thread's CPU clock every 5 ms and charges each slice to the outermost matching frame
 of the main thread's stack: importlib (imports), ``torch.load`` / ``np.load`` /
-``bench.data`` (loading; a ``.pt`` load is model loading), else the work. Interpreter
+``bench/data/index.py``'s readers (loading; a ``torch.load`` is model loading), else
+the work. Interpreter
 start-up before this script runs is not counted (``python -c pass`` costs about 20 ms).
 The rerun writes the job's outputs again in ``--directory`` (same inputs, same bytes):
 use a scratch run, never ``results/``.
@@ -30,6 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CATEGORIES = ("imports", "model loading", "data loading", "work")
+# The dataset readers (index, meta, images, landmarks); generating data (prepare) is work.
+DATA_READERS = (os.path.join("bench", "data", "index.py"),)
 
 
 def category(frames: list) -> str:
@@ -40,7 +43,7 @@ def category(frames: list) -> str:
             return "imports"
         if name == "load" and ("torch/serialization" in path or "numpy/lib" in path):
             return "model loading" if "torch" in path else "data loading"
-        if f"{os.sep}bench{os.sep}data{os.sep}" in path:
+        if path.endswith(DATA_READERS) and name.startswith(("read_", "load_", "cached_")):
             return "data loading"
     return "work"
 

@@ -27,6 +27,9 @@ def test_outermost_matching_frame_names_the_category():
     np_load = frame("/venv/numpy/lib/_npyio_impl.py", "load")
     data = frame("/repo/bench/data/index.py", "load_images_cached")
     assert job_cpu_breakdown.category([work, frame("/repo/bench/train.py", "train")]) == "work"
+    # generating a dataset is the prepare job's work, not loading
+    generate = frame("/repo/bench/data/synthfaces/__init__.py", "generate")
+    assert job_cpu_breakdown.category([work, generate]) == "work"
     assert job_cpu_breakdown.category([work, torch_load]) == "model loading"
     assert job_cpu_breakdown.category([work, np_load]) == "data loading"
     assert job_cpu_breakdown.category([work, data, torch_load]) == "data loading"
