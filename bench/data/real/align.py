@@ -35,6 +35,8 @@ POSE_SOURCE = POSE_ESTIMATOR
 #: Past these the 68-point pose is flagged and left n/a (see :func:`pose_flag`).
 NOSE_RATIO_LIMIT = 0.4
 MIN_EYE_MOUTH_ASPECT = 0.75
+#: A shrinking crop first area-averages the photo to this multiple of its scale (:func:`warp_crop`).
+PRESHRINK = 2.0
 MAX_RELIABLE_YAW = 40.0
 #: MTCNN's smallest face is 20 px: a shorter image side gives its pyramid no scale at all
 #: (``torch.cat`` of an empty list inside ``detect``).
@@ -115,15 +117,20 @@ def warp_crop(image: np.ndarray, matrix: np.ndarray, resolution: int) -> np.ndar
 
     ``warpAffine`` samples bilinearly whatever flag it gets (``INTER_AREA`` acts as
     ``INTER_LINEAR``), so a photo shrunk many times over aliases. When the similarity
-    shrinks (scale < 1), the photo is first area-averaged to that scale with ``resize``
-    (``INTER_AREA``: each output pixel the mean of the input pixels it covers) and the warp
-    then only rotates and shifts. Pixel centres: ``x_small + 0.5 = (x + 0.5) * ratio``.
+    shrinks by more than 2 (scale < 1/2), the photo is first area-averaged (``resize``,
+    ``INTER_AREA``: each output pixel the mean of the input pixels it covers) to
+    :data:`PRESHRINK` = 2 x the crop scale, and the warp then shrinks by 2. Measured on
+    the astronaut and Grace Hopper enlarged 4x and 8x, cropped at 64 px: dlib-resnet
+    distance to the original photo's embedding 0.260 (bilinear alone 0.272; area-averaged
+    to 1 x the crop scale 0.314, too soft) and, with +-40 grey levels of pixel noise,
+    0.266 (bilinear 0.367); 1 px stripes every 3 px shrunk 37x read 85 +- 2.9 grey levels
+    (bilinear: +- 84). Pixel centres: ``x_small + 0.5 = (x + 0.5) * ratio``.
     """
     cv2 = _import("cv2")
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    if scale < 1.0:
+    target = PRESHRINK * float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if target < 1.0:
         height, width = image.shape[:2]
-        small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small_size = (max(1, round(width * target)), max(1, round(height * target)))
         image = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
         ratio = np.array([small_size[0] / width, small_size[1] / height])
         linear = matrix[:, :2] / ratio  # columns divided: x = (x_small + 0.5) / ratio - 0.5
