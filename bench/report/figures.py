@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bench.report.kshot import kshot_curves
 from bench.report.plotting import (
@@ -202,12 +203,14 @@ def _bar_figure(
         legend.update({k: v for k, v in panel.items() if k not in legend})
         axis.set_xlabel(f"{metric} {arrow(rows['higher_is_better'].iloc[0])}".rstrip())
         method_axis(axis, methods, labels=index % columns == 0)
+        axis.xaxis.set_major_locator(MaxNLocator(nbins=5))  # tick labels never run together
+    # Below the panels, the notes as its title: nothing shares the top with the suptitle.
     figure.legend(
-        list(legend.values()), list(legend), loc="outside upper center", frameon=False,
-        ncols=min(len(legend), 4),
+        list(legend.values()), list(legend), loc="outside lower center", frameon=False,
+        ncols=min(len(legend), 4), title=note, title_fontsize=7,
     )  # fmt: skip
-    figure.suptitle(title)
-    figure.supxlabel(note, fontsize=7)
+    # about 9 characters an inch at the suptitle's size: a long title wraps, never clips
+    figure.suptitle("\n".join(textwrap.wrap(title, int(figure.get_figwidth() * 9))))
     return figure
 
 

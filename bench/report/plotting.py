@@ -123,7 +123,12 @@ def series_colours(kinds_and_ks: Sequence[tuple[str, int]]) -> dict[tuple[str, i
     maps = ("Blues", "Oranges", "Greens", "Purples", "Greys")
     colours: dict[tuple[str, int], Any] = {}
     kinds = sorted({kind for kind, _ in kinds_and_ks}, key=kind_key)
-    for index, kind in enumerate(kinds):
+    # self is always blue and cross orange, whichever of them a figure has
+    others = [kind for kind in kinds if kind not in KIND_ORDER]
+    for kind in kinds:
+        index = (
+            KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER) + others.index(kind)
+        )
         ks = sorted({int(k) for other, k in kinds_and_ks if other == kind})
         shades = np.linspace(0.45, 0.85, len(ks)) if len(ks) > 1 else [0.65]
         cmap = matplotlib.colormaps[maps[min(index, len(maps) - 1)]]
