@@ -103,7 +103,6 @@ def _identity_role_only(higher: bool) -> Direction:
 def _specs() -> dict[str, MetricSpec]:
     specs = [
         MetricSpec(NOT_APPLICABLE, None, evaluator="none"),
-        MetricSpec("ssim", True, evaluator="none"),
         MetricSpec("rmse255", False, evaluator="none"),
         MetricSpec("csim_target", True, extras=FACE_EXTRAS),
         MetricSpec("csim_source", True, extras=FACE_EXTRAS),
@@ -169,10 +168,15 @@ SPECS: dict[str, MetricSpec] = _specs()
 
 
 def spec_of(family: str) -> MetricSpec:
-    """The spec of a metric family; an unknown family is a ``KeyError`` listing the known."""
-    try:
+    """The spec of a metric family (declared here, or by a ``PAIRED`` metric module:
+    ``bench.metrics.paired``); an unknown family is a ``KeyError`` listing the known."""
+    if family in SPECS:
         return SPECS[family]
+    from bench.metrics.paired import paired_metrics  # imports every metric module
+
+    paired = {metric.family: metric.spec for metric in paired_metrics()}
+    try:
+        return paired[family]
     except KeyError:
-        raise KeyError(
-            f"unknown metric family {family!r}; declared: {', '.join(sorted(SPECS))}"
-        ) from None
+        known = ", ".join(sorted({*SPECS, *paired}))
+        raise KeyError(f"unknown metric family {family!r}; declared: {known}") from None

@@ -4,6 +4,8 @@ import functools
 
 import torch
 
+from bench.metrics.paired import PairedImageMetric
+
 SSIM_GAUSSIAN_SIGMA = 1.5
 SSIM_WINDOW_SIZE = 11  # skimage: 2 * int(3.5 * sigma + 0.5) + 1 (truncate=3.5)
 SSIM_BORDER = (SSIM_WINDOW_SIZE - 1) // 2
@@ -131,3 +133,7 @@ def _as_float64_images(
                 "or pass the matching data_range."
             )
     return images, float(data_range)
+
+
+#: Scored against every reference image a protocol has (``bench.metrics.paired``).
+PAIRED = PairedImageMetric("ssim", True, SSIM_NAME.removeprefix("ssim[").removesuffix("]"), ssim)

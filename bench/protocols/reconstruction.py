@@ -74,18 +74,17 @@ def _reconstruct_scores(
     method: Method, test: FaceData, oracle: Any, settings: dict[str, Any]
 ) -> list[Score]:
     """RMSE (0-255), SSIM and CSIM of G(E(x)) vs x over a seeded subset of test images."""
+    from bench.metrics.paired import paired_metrics
     from bench.metrics.similarity import cosine_similarity
-    from bench.metrics.ssim import SSIM_NAME, ssim
 
     rng = np.random.default_rng(settings["seed"])
     chosen = np.sort(rng.choice(len(test), size=min(len(test), settings["images"]), replace=False))
     real = to_float_images(test.images[chosen])
     recon = _batched(method.reconstruct, real, settings["batch_size"], method.device)
     recon = to_float_images(to_uint8_images(recon))  # stored-image precision, as protocol 1
-    ssim_window = SSIM_NAME.removeprefix("ssim[").removesuffix("]")
     per_image = (
         ("rmse255", rmse_255(recon, real), "none", None),
-        ("ssim", ssim(recon, real).numpy(), "none", ssim_window),
+        *((m.family, m.values(recon, real), "none", m.qualifier) for m in paired_metrics()),
         ("csim_input", cosine_similarity(oracle.embed(recon), oracle.embed(real)), oracle.name, None),
     )  # fmt: skip
     return [

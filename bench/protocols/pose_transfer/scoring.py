@@ -102,20 +102,23 @@ def _per_tuple_values(
     source_embeddings: np.ndarray,
     target_embedding: np.ndarray | None,
 ) -> list[PerTuple]:
-    """SSIM and CSIM vs the target (where there is one), CSIM vs the K sources and the pose
+    """The paired image metrics (SSIM, PSNR, L1: ``bench.metrics.paired``) and CSIM vs the
+    target (where there is one), CSIM vs the K sources and the pose
     error per angle vs the driver, one value per tuple."""
+    from bench.metrics.paired import paired_metrics
     from bench.metrics.pose import pose_error_degrees
     from bench.metrics.similarity import cosine_similarity
-    from bench.metrics.ssim import SSIM_NAME, ssim
 
     quality = oracle.quality
     identity_floor = {"verification_accuracy": quality["verification"]["accuracy"]}
     target = resolved.targets[kind]
     items = []
     if target is not None:
-        ssim_window = SSIM_NAME.removeprefix("ssim[").removesuffix("]")
         items += [
-            PerTuple(spec_of("ssim"), ssim(generated, target).numpy(), "none", None, ssim_window),
+            *(
+                PerTuple(m.spec, m.values(generated, target), "none", None, m.qualifier)
+                for m in paired_metrics()
+            ),
             PerTuple(
                 spec_of("csim_target"),
                 cosine_similarity(embedding, target_embedding),
