@@ -1,1 +1,8 @@
-"""Data sources: synthetic face renderer, dataset preparation and the image index."""
+"""Data sources and the data contract, below every other layer (docs/DESIGN.md).
+
+``registry`` (which datasets exist and what each can do), ``synthfaces/`` (the renderer:
+generator, ``mesh``, ``raster``, ``assets/``), ``real/`` (real datasets into the same
+files), ``prepare`` (SynthFaces preparation), ``index`` (the index contract), ``dataset``
+(in-memory splits) and ``batch`` (what a method is handed). Nothing here imports
+``bench.methods``, ``bench.train`` or ``bench.cli``.
+"""

@@ -25,6 +25,9 @@ Conventions
 Speed: a ``Renderer`` is cheap to build (the template is cached per process, about 0.3 s once) and
 picklable; the numba kernels are compiled with ``cache=True``. Parallelise with independent worker
 processes with ``OMP_NUM_THREADS=1`` (see ``benchmarks/bench_synthfaces.py``).
+
+The package: this module (identities, scenes, the renderer, landmark drawings), ``mesh``
+(the head template built from ``assets/``) and ``raster`` (the numba / numpy kernels).
 """
 
 from __future__ import annotations
