@@ -128,7 +128,9 @@ GROUP_JOB = (
 
 def test_log_jobs_reads_group_members():
     jobs, submitted, groups = check_smoke.log_jobs(GROUP_LOG)
-    assert groups == [["30", "22"]]
+    assert groups == [{"id": "run", "members": ["30", "22"]}]
+    # the plugin names the SLURM job after the group and its sorted rules
+    assert check_smoke.group_comment(groups[0], jobs) == "rule_run_score_synthesize"
     assert jobs["30"]["group"] == 0 and jobs["40"]["group"] is None
     assert submitted == {"5f0c-aa": "31", "40": "32"}
 
@@ -136,7 +138,7 @@ def test_log_jobs_reads_group_members():
 def test_group_job_needs_its_largest_members_requests():
     [job] = check_smoke.parse_scontrol(GROUP_JOB)
     jobs, _, groups = check_smoke.log_jobs(GROUP_LOG)
-    members = [jobs[m] for m in groups[0]]
+    members = [jobs[m] for m in groups[0]["members"]]
     assert check_smoke.group_problems(job, members, PROFILE) == []
     short = job | {"TimeLimit": "01:00:00", "Partition": "gpu", "Comment": "rule_run_score"}
     problems = check_smoke.group_problems(short, members, PROFILE)

@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import yaml
@@ -100,16 +101,16 @@ def job_problems(job: dict[str, str], profile: dict, threads: int, gpus: int) ->
     ]
 
 
-def log_jobs(log: str) -> tuple[dict[str, dict], dict[str, str], list[list[str]]]:
+def log_jobs(log: str) -> tuple[dict[str, dict], dict[str, str], list[dict]]:
     """From a Snakemake log: each job's rule, threads, gpu resource and group (by Snakemake
-    job id); the SLURM job id of each submitted job or group job; each group job's
-    members, in the order the log lists them."""
+    job id); the SLURM job id of each submitted job or group job; each group job's id and
+    members (Snakemake job ids)."""
     jobs: dict[str, dict] = {}
-    groups: list[list[str]] = []
+    groups: list[dict] = []
     current = None
     for block in re.split(r"\n(?=\S)", log):
-        if re.search(r"Group job \S+ \(jobs in lexicogr\. order\):", block):
-            groups.append([])
+        if header := re.search(r"Group job (\S+) \(jobs in lexicogr\. order\):", block):
+            groups.append({"id": header.group(1), "members": []})
         for indent, local, rule, body in re.findall(
             r"^( *)(local)?rule (\w+):\n((?:\1 +\S.*\n?)*)", block, re.M
         ):
@@ -127,7 +128,7 @@ def log_jobs(log: str) -> tuple[dict[str, dict], dict[str, str], list[list[str]]
                 "group": current,
             }
             if current is not None:
-                groups[current].append(jobid.group(1))
+                groups[current]["members"].append(jobid.group(1))
     submitted = dict(re.findall(r"Job (\S+) has been submitted with SLURM jobid (\d+)", log))
     return jobs, submitted, groups
 
@@ -217,6 +218,15 @@ def group_problems(job: dict[str, str], members: list[dict], profile: dict) -> l
     ]
 
 
+def group_comment(group: dict, jobs: dict[str, dict]) -> str:
+    """The plugin's comment for a group job: rule_<group id>_<its rules, sorted; 5 at most>
+    (Snakemake's GroupJob.name)."""
+    rules = sorted({jobs[m]["rule"] for m in group["members"]})
+    if len(rules) > 5:
+        rules = [*rules[:5], "..."]
+    return f"rule_{group['id']}_{'_'.join(rules)}"
+
+
 def request_problems(log: str, profile: dict) -> tuple[list[str], list[dict]]:
     """Every job of a Snakemake log but the target rule ran as a SLURM job (alone or in a
     group job), with the profile's requests."""
@@ -234,15 +244,23 @@ def request_problems(log: str, profile: dict) -> tuple[list[str], list[dict]]:
     ]
     if len(group_ids) != len(groups):
         problems.append(f"{len(groups)} group jobs in the log, {len(group_ids)} submitted")
+    # The submissions do not follow the log's order: a group job is found by its comment,
+    # the plugin's rule_<group name> (groups with the same rules are interchangeable here).
+    unmatched = defaultdict(list)
+    for group in groups:
+        unmatched[group_comment(group, jobs)].append(group)
     readback = []
     for jobid, slurm_id in submitted.items():
         job = scontrol_job(slurm_id)
+        comment = job.get("Comment", "").split("_wildcards_")[0]
         if jobid.isdigit():
             want = jobs[jobid]
             problems += job_problems(job, profile, want["threads"], want["gpu"])
-        elif len(group_ids) == len(groups):
-            members = [jobs[m] for m in groups[group_ids.index(jobid)]]
+        elif unmatched[comment]:
+            members = [jobs[m] for m in unmatched[comment].pop()["members"]]
             problems += group_problems(job, members, profile)
+        else:
+            problems.append(f"SLURM group job {slurm_id}: no group {comment!r} in the log")
         keys = ("JobId", "JobState", "Partition", "CPUs/Task", "MinMemoryNode", "TimeLimit")
         readback.append({key: job.get(key) for key in (*keys, "TresPerJob", "Comment")})
     return problems, readback
