@@ -169,3 +169,33 @@ def test_profile_names_only_rules_of_the_workflow_and_documented_resources():
     assert set(PROFILE["set-resources"]) <= rules
     for resources in [PROFILE["default-resources"], *PROFILE["set-resources"].values()]:
         assert set(resources) <= documented
+
+
+def test_group_jobs_are_paired_by_name_not_log_order(monkeypatch):
+    # Two group jobs whose submissions come in the other order than the log lists them.
+    log = GROUP_LOG.replace(
+        "[Sat Dec  5 08:51:08 2026]\nrule tables:",
+        "[Sat Dec  5 08:51:07 2026] Group job run (jobs in lexicogr. order):\n"
+        "    [Sat Dec  5 08:51:07 2026]\n    rule represent:\n        jobid: 33\n"
+        "        resources: tmpdir=<TBD>, mem_mb=8000, slurm_partition=cpu, runtime=120\n\n"
+        "[Sat Dec  5 08:51:08 2026]\nrule tables:",
+    ).replace(
+        "Job 5f0c-aa has been submitted",
+        "Job 77d1-bb has been submitted with SLURM jobid 30 (log: x/30.log).\n"
+        "Job 5f0c-aa has been submitted",
+    )
+    shown = {
+        "30": "JobId=30 TimeLimit=02:00:00 Partition=cpu CPUs/Task=1 MinMemoryNode=8000M "
+        "Comment=rule_run_represent",
+        "31": GROUP_JOB,
+        "32": "JobId=32 TimeLimit=01:00:00 Partition=cpu CPUs/Task=1 MinMemoryNode=4000M "
+        "Comment=rule_tables",
+    }
+    monkeypatch.setattr(
+        check_smoke, "scontrol_job", lambda i: check_smoke.parse_scontrol(shown[i])[0]
+    )
+    problems, readback = check_smoke.request_problems(log, PROFILE)
+    assert problems == [] and len(readback) == 3
+    shown["30"] = shown["30"].replace("rule_run_represent", "rule_run_sweep")
+    problems, _ = check_smoke.request_problems(log, PROFILE)
+    assert problems == ["SLURM group job 30: no group 'rule_run_sweep' in the log"]
