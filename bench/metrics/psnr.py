@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bench.metrics.paired import PairedImageMetric
+
 PSNR_NAME = (
     "psnr[rgb-range1]"  # dB over the RGB pixels of each image, data range 1 (= 255 for uint8)
 )
@@ -45,3 +47,20 @@ def l1_error(generated: torch.Tensor, target: torch.Tensor) -> np.ndarray:
     """Per-image mean absolute difference on [0, 1] over every pixel and channel."""
     a, b = _as_float64_pair(generated, target, "l1")
     return np.mean(np.abs(a - b), axis=1)
+
+
+#: PSNR of an exact copy is infinite; scored rows cap each image at this (an MSE of 1e-10),
+#: so a mean and its bootstrap stay finite. The cap is in the row's name.
+PSNR_CAP_DB = 100.0
+
+
+def psnr_capped(generated: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+    """:func:`psnr` with each image capped at ``PSNR_CAP_DB``."""
+    return np.minimum(psnr(generated, target), PSNR_CAP_DB)
+
+
+#: Scored against every reference image a protocol has (``bench.metrics.paired``).
+PAIRED = (
+    PairedImageMetric("psnr", True, "rgb-range1-cap100", psnr_capped),
+    PairedImageMetric("l1", False, L1_NAME.removeprefix("l1[").removesuffix("]"), l1_error),
+)

@@ -38,6 +38,8 @@ class Table:
 
 POSE_TRANSFER_COLUMNS = (
     ("ssim", "SSIM"),
+    ("psnr", "PSNR dB"),
+    ("l1", "L1"),
     ("csim_target", "CSIM tgt"),
     ("csim_source", "CSIM src"),
     ("pose_error", "pose err °"),
@@ -58,6 +60,8 @@ FACE_COLUMNS = (
 RECONSTRUCTION_COLUMNS = (
     ("rmse255", "RMSE (0-255)"),
     ("ssim", "SSIM"),
+    ("psnr", "PSNR dB"),
+    ("l1", "L1"),
     ("csim_input", "CSIM"),
     ("fd", "FD"),
     ("kid", "KID"),
