@@ -31,13 +31,20 @@ BACKBONES = {
     "alex": ("alexnet", "alexnet-owt-7be5be79.pth", (1, 4, 7, 9, 11)),
     "vgg": ("vgg16", "vgg16-397923af.pth", (3, 8, 15, 22, 29)),
 }
+#: The smallest image side each backbone's tapped layers accept (smaller: n/a with the reason).
+MIN_SIDE = {"alex": 31, "vgg": 16}
 #: LPIPS' ScalingLayer: the [-1, 1] image minus shift, over scale, per RGB channel.
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
 
 
+def lpips_evaluator(backbone: str) -> str:
+    """The evaluator a row names (the text in ``lpips[...]``): ``alex-v0.1``, ``vgg-v0.1``."""
+    return f"{backbone}-v0.1"
+
+
 def lpips_name(backbone: str) -> str:
-    return f"lpips[{backbone}-v0.1]"
+    return f"lpips[{lpips_evaluator(backbone)}]"
 
 
 def hub_backbone_path(backbone: str) -> Path:
@@ -93,6 +100,8 @@ class LPIPS(nn.Module):
         heads_file = linear_heads_path(backbone)
         constructor, _, self.taps = BACKBONES[backbone]
         self.name = lpips_name(backbone)
+        self.evaluator = lpips_evaluator(backbone)
+        self.min_side = MIN_SIDE[backbone]
         state = _load(backbone_file)
         features = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
         self.features = getattr(torchvision.models, constructor)(weights=None).features
@@ -142,3 +151,25 @@ class LPIPS(nn.Module):
             for i in range(0, len(generated), batch_size)
         ]
         return torch.cat(parts).double().numpy() if parts else np.zeros(0)
+
+
+#: ``evaluators.lpips`` when a caller's settings carry none (the schema's defaults).
+DEFAULT_SETTINGS = {"backbone": "alex", "weights_path": None}
+
+
+def lpips_settings(settings: dict) -> dict:
+    """``settings['lpips']`` (``backbone``, ``weights_path``) over the defaults."""
+    return {**DEFAULT_SETTINGS, **(settings.get("lpips") or {})}
+
+
+def load_lpips(settings: dict) -> LPIPS | EvaluatorUnavailable:
+    """The LPIPS of ``settings['lpips']``, or why it is unavailable (the reason names the
+    missing file; the rows are n/a with it, as FID's are)."""
+    import logging
+
+    chosen = lpips_settings(settings)
+    try:
+        return LPIPS(chosen["backbone"], chosen["weights_path"])
+    except EvaluatorUnavailable as error:
+        logging.getLogger(__name__).warning("%s is n/a: %s", lpips_name(chosen["backbone"]), error)
+        return error

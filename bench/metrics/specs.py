@@ -122,6 +122,8 @@ def _specs() -> dict[str, MetricSpec]:
         MetricSpec("fd", False, evaluator="synth-oracle", extras=DISTRIBUTION_EXTRAS),
         MetricSpec("kid", False, evaluator="synth-oracle", extras=DISTRIBUTION_EXTRAS),
         MetricSpec("fid", False, evaluator="inception-v3-pool3", extras=DISTRIBUTION_EXTRAS),
+        # LPIPS v0.1 vs the reference image; the evaluator is its backbone: alex-v0.1, vgg-v0.1.
+        MetricSpec("lpips", False, extras=frozenset({"weights_sha256"})),
         *(
             MetricSpec(
                 f"verification_{key}",

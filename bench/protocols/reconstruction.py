@@ -1,7 +1,8 @@
 """Reconstruction and sampling, for methods that provide ``reconstruct`` or ``sample``.
 
 ``reconstruct``: N test images x against G(E(x)): RMSE on the 0-255 scale (Browatzki &
-Wallraven's Table 1 unit), SSIM, and CSIM of the reconstruction to its input under the
+Wallraven's Table 1 unit), SSIM, PSNR, L1, LPIPS (n/a naming the backbone file without its
+weights), and CSIM of the reconstruction to its input under the
 identity oracle. ``sample``: N images G(z) from a seeded generator against all real test
 images: FD and KID over the oracle's features and FID over Inception pool3 (``n/a`` with
 the reason without its weights), exactly as protocol 1's distribution columns.
@@ -73,9 +74,12 @@ def score_reconstruction(
 def _reconstruct_scores(
     method: Method, test: FaceData, oracle: Any, settings: dict[str, Any]
 ) -> list[Score]:
-    """RMSE (0-255), SSIM and CSIM of G(E(x)) vs x over a seeded subset of test images."""
+    """RMSE (0-255), the paired metrics (SSIM, PSNR, L1), LPIPS and CSIM of G(E(x)) vs x
+    over a seeded subset of test images."""
+    from bench.evaluators.lpips import load_lpips
     from bench.metrics.paired import paired_metrics
     from bench.metrics.similarity import cosine_similarity
+    from bench.protocols.pose_transfer.scoring import lpips_item, per_tuple_score
 
     rng = np.random.default_rng(settings["seed"])
     chosen = np.sort(rng.choice(len(test), size=min(len(test), settings["images"]), replace=False))
@@ -87,7 +91,8 @@ def _reconstruct_scores(
         *((m.family, m.values(recon, real), "none", m.qualifier) for m in paired_metrics()),
         ("csim_input", cosine_similarity(oracle.embed(recon), oracle.embed(real)), oracle.name, None),
     )  # fmt: skip
-    return [
+    lpips = lpips_item(load_lpips(settings), recon, real, settings)
+    rows = [
         Score.from_values(
             spec_of(family),
             values,
@@ -102,3 +107,4 @@ def _reconstruct_scores(
         )
         for family, values, evaluator, qualifier in per_image
     ]
+    return rows + [per_tuple_score(lpips, settings, "reconstruct", 1, PROTOCOL, "images")]

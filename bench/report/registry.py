@@ -40,6 +40,7 @@ POSE_TRANSFER_COLUMNS = (
     ("ssim", "SSIM"),
     ("psnr", "PSNR dB"),
     ("l1", "L1"),
+    ("lpips", "LPIPS"),
     ("csim_target", "CSIM tgt"),
     ("csim_source", "CSIM src"),
     ("pose_error", "pose err °"),
@@ -62,6 +63,7 @@ RECONSTRUCTION_COLUMNS = (
     ("ssim", "SSIM"),
     ("psnr", "PSNR dB"),
     ("l1", "L1"),
+    ("lpips", "LPIPS"),
     ("csim_input", "CSIM"),
     ("fd", "FD"),
     ("kid", "KID"),
@@ -109,7 +111,8 @@ TABLES: tuple[Table, ...] = (
         bar_figure=True,
         notes=(
             "part reconstruct: x vs G(E(x)) on N test images: RMSE on the 0-255 scale (as "
-            "Browatzki & Wallraven report), SSIM, and CSIM of the reconstruction to its input.",
+            "Browatzki & Wallraven report), SSIM, PSNR, L1, LPIPS v0.1 (its backbone in the "
+            "brackets) and CSIM of the reconstruction to its input.",
             "part sample: N random samples G(z) vs all real test images: FD and KID over the "
             "identity oracle's features, FID over Inception pool3 (small-sample below 2048).",
         ),

@@ -40,6 +40,7 @@ rule score:
             {
                 **config["scoring"],
                 "inception_weights": config["evaluators"]["inception"]["weights_path"],
+                "lpips": config["evaluators"]["lpips"],
                 "reference_dir": "results/reference",
             }
         ),

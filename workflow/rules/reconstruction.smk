@@ -26,6 +26,7 @@ rule score_reconstruction:
                 "device": config["train"]["device"],
                 "pose_bin_width": config["pose_bin_width"],
                 "inception_weights": config["evaluators"]["inception"]["weights_path"],
+                "lpips": config["evaluators"]["lpips"],
                 "reference_dir": "results/reference",
             }
         ),

@@ -1,4 +1,4 @@
-"""Protocol 1's scores: per (kind, K), SSIM and CSIM vs the target, CSIM vs the sources,
+"""Protocol 1's scores: per (kind, K), SSIM, PSNR, L1, LPIPS and CSIM vs the target, CSIM vs the sources,
 pose error vs the driver, how the output follows the driver (cross tuples) and FD/KID/FID
 against the real test images; marker rows where a method is not applicable."""
 
@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from bench.data.dataset import FaceData, to_float_images
+from bench.errors import EvaluatorUnavailable
+from bench.evaluators.lpips import load_lpips
 from bench.metrics.specs import MetricSpec, spec_of
 from bench.protocols.distribution import distribution_rows, load_inception
 from bench.protocols.pose_transfer.embeddings import reference_embeddings
@@ -29,6 +31,9 @@ class PerTuple:
     evaluator: str
     floor: dict[str, Any] | None = None
     qualifier: str | None = None
+    #: Why the metric is n/a (its evaluator is unavailable): the row carries it, no value.
+    na_reason: str | None = None
+    extra: dict[str, Any] | None = None
 
 
 def score_pose_transfer(
@@ -44,6 +49,7 @@ def score_pose_transfer(
     resolved = resolve_tuples(test, tuples)
     real_embeddings = reference_embeddings(oracle, to_float_images(test.images), test, settings)
     inception = load_inception(settings, test)
+    lpips = load_lpips(settings)
     source_embeddings = reference_embeddings(
         oracle, resolved.sources.flatten(0, 1), test, settings
     ).reshape(len(tuples), resolved.sources.shape[1], -1)
@@ -63,21 +69,9 @@ def score_pose_transfer(
             oracle, generated, embedding, output_pose, driver_pose, resolved, kind, k,
             source_embeddings, target_embeddings[kind],
         )  # fmt: skip
-        for item in per_tuple:
-            rows.append(
-                Score.from_values(
-                    item.spec,
-                    item.values,
-                    (settings["bootstrap"], settings["seed"]),
-                    evaluator=item.evaluator,
-                    qualifier=item.qualifier,
-                    evaluator_floor=item.floor,
-                    spread="bootstrap95 over tuples",
-                    protocol=PROTOCOL,
-                    kind=kind,
-                    k=k,
-                )
-            )
+        if resolved.targets[kind] is not None:
+            per_tuple.append(lpips_item(lpips, generated, resolved.targets[kind], settings))
+        rows += [per_tuple_score(item, settings, kind, k) for item in per_tuple]
         if kind == "cross":
             if kind not in reference_poses:
                 reference_poses[kind] = following_reference(oracle, test, resolved, kind)
@@ -88,6 +82,50 @@ def score_pose_transfer(
             outputs[key], embedding, real_embeddings, inception, settings, kind, k
         )
     return rows
+
+
+def lpips_item(lpips: Any, generated: Any, reference: Any, settings: dict[str, Any]) -> PerTuple:
+    """LPIPS of each output vs its reference image (``load_lpips``), or n/a naming the
+    missing weights file."""
+    from bench.evaluators.lpips import lpips_evaluator, lpips_settings
+
+    spec = spec_of("lpips")
+    if isinstance(lpips, EvaluatorUnavailable):
+        evaluator = lpips_evaluator(lpips_settings(settings)["backbone"])
+        nan = np.full(len(generated), np.nan)
+        return PerTuple(spec, nan, evaluator, na_reason=str(lpips))
+    if min(generated.shape[-2:]) < lpips.min_side:
+        side = min(generated.shape[-2:])
+        reason = f"{lpips.name}: images of {side} px are below its {lpips.min_side} px minimum"
+        return PerTuple(spec, np.full(len(generated), np.nan), lpips.evaluator, na_reason=reason)
+    extra = {"weights_sha256": lpips.weights_sha256}
+    return PerTuple(spec, lpips.distances(generated, reference), lpips.evaluator, extra=extra)
+
+
+def per_tuple_score(
+    item: PerTuple,
+    settings: dict[str, Any],
+    kind: str,
+    k: int,
+    protocol: str = PROTOCOL,
+    items: str = "tuples",
+) -> Score:
+    """One metric's row: the mean over ``items`` with its bootstrap interval, or n/a."""
+    fields: dict[str, Any] = {
+        "evaluator": item.evaluator,
+        "qualifier": item.qualifier,
+        "evaluator_floor": item.floor,
+        "spread": f"bootstrap95 over {items}",
+        "protocol": protocol,
+        "kind": kind,
+        "k": k,
+        "extra": item.extra or {},
+    }
+    if item.na_reason is not None:
+        return Score.unavailable(item.spec, item.na_reason, len(item.values), ci95=None, **fields)
+    return Score.from_values(
+        item.spec, item.values, (settings["bootstrap"], settings["seed"]), **fields
+    )
 
 
 def _per_tuple_values(
