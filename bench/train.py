@@ -144,6 +144,124 @@ def save_grid(images: torch.Tensor, path: Path) -> None:
     save_image(path, to_uint8_images(grid[None])[0])
 
 
+def _build_for_training(
+    spec: MethodSpec,
+    config: dict[str, Any],
+    info: DatasetInfo,
+    device: torch.device,
+    settings: TrainSettings,
+) -> Method:
+    """The method on ``device`` with the harness switches set and its optimizers made."""
+    method = build_method(spec, config, info).to(device)
+    if settings.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    method.amp = settings.amp
+    method.optimizers = method.configure_optimizers()
+    return method
+
+
+def _weights_state(
+    method: Method, name: str, fingerprint: str, step: int, **fields: Any
+) -> dict[str, Any]:
+    """What every checkpoint and ``model.pt`` start with (format, method, fingerprint,
+    step), then ``fields``, then the weights."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "method": name,
+        "fingerprint": fingerprint,
+        "step": step,
+        **fields,
+        "model": method.state_dict(),
+    }
+
+
+def _progress_bar(start: int, steps: int, desc: str) -> tqdm:
+    """The steps ``start..steps`` with a tqdm bar (hidden for an untrained run)."""
+    return tqdm(
+        range(start, steps),
+        initial=start,
+        total=steps,
+        desc=desc,
+        unit="step",
+        mininterval=2.0,
+        dynamic_ncols=True,
+        disable=steps == 0,
+    )
+
+
+def _summary(
+    name: str,
+    seed: int,
+    steps: int,
+    start: int,
+    device: torch.device,
+    elapsed: float,
+    images_per_step: int,
+) -> dict[str, Any]:
+    """``train.json``: the run, where it resumed from, and this job's time and throughput
+    (``images_per_second`` None when it trained no step)."""
+    trained = steps - start
+    return {
+        "method": name,
+        "seed": seed,
+        "steps": steps,
+        "resumed_from": start,
+        "device": str(device),
+        "seconds": round(elapsed, 3),
+        "images_per_second": round(trained * images_per_step / elapsed, 2) if trained else None,
+    }
+
+
+def _resume(method: Method, name: str, ckpt_path: Path, fingerprint: str) -> int:
+    """The step ``ckpt_path`` resumes from, its weights, optimizers and torch RNG state
+    loaded into ``method``; 0 when there is none or it was trained for another
+    configuration or seed (then it is moved aside, never resumed from)."""
+    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    if state is None:
+        return 0
+    check_checkpoint(state, ckpt_path, name, None)
+    if state.get("fingerprint") != fingerprint:
+        # The configuration or seed changed (Snakemake reruns the job when its params
+        # change): keep the old checkpoint beside the new run, never resume from it.
+        stale = ckpt_path.with_name(f"stale-{state.get('fingerprint')}.pt")
+        ckpt_path.replace(stale)
+        log.warning(
+            "%s was trained with another configuration or seed (%s != %s): moved to %s; "
+            "training from scratch",
+            ckpt_path, state.get("fingerprint"), fingerprint, stale,
+        )  # fmt: skip
+        return 0
+    method.load_state_dict(state["model"])
+    for optimizer_name, optimizer in method.iter_optimizers():
+        optimizer.load_state_dict(state["optimizers"][optimizer_name])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
+def _finite_losses(losses: dict[str, Any], where: str, ckpt_path: Path) -> dict[str, float]:
+    """A training step's losses as floats; a non-finite one stops training, naming the step
+    (``where``) and whether a good checkpoint is kept."""
+    values = {name: float(value) for name, value in losses.items()}
+    bad = {name: value for name, value in values.items() if not math.isfinite(value)}
+    if bad:
+        kept = (
+            f"the last good checkpoint {ckpt_path} is kept"
+            if ckpt_path.exists()
+            else "no checkpoint was written yet"
+        )
+        raise NonFiniteLossError(
+            f"non-finite loss at {where}: {', '.join(f'{k}={v}' for k, v in bad.items())}; {kept}"
+        )
+    return values
+
+
+def _save_preview(method: Method, batch: Any, device: torch.device, path: Path) -> None:
+    """The method's preview of ``batch`` as a PNG grid (the method left in eval mode)."""
+    method.eval()
+    with torch.no_grad():
+        save_grid(method.preview(batch.to(device)).cpu(), path)
+
+
 def train(
     spec: MethodSpec,
     config: dict[str, Any],
@@ -170,93 +288,37 @@ def train(
 
     info = data.info()
     sampling = spec.cls.sampling_for(config)
-    method = build_method(spec, config, info).to(device)
-    if settings.channels_last:
-        method = method.to(memory_format=torch.channels_last)
-    method.amp = settings.amp
-    method.optimizers = method.configure_optimizers()
+    method = _build_for_training(spec, config, info, device, settings)
 
-    start = 0
-    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
-    if state is not None:
-        check_checkpoint(state, ckpt_path, spec.name, None)
-        if state.get("fingerprint") != fingerprint:
-            # The configuration or seed changed (Snakemake reruns the job when its params
-            # change): keep the old checkpoint beside the new run, never resume from it.
-            stale = ckpt_path.with_name(f"stale-{state.get('fingerprint')}.pt")
-            ckpt_path.replace(stale)
-            log.warning(
-                "%s was trained with another configuration or seed (%s != %s): moved to %s; "
-                "training from scratch",
-                ckpt_path, state.get("fingerprint"), fingerprint, stale,
-            )  # fmt: skip
-            state = None
-    if state is not None:
-        method.load_state_dict(state["model"])
-        for name, optimizer in method.iter_optimizers():
-            optimizer.load_state_dict(state["optimizers"][name])
-        torch.set_rng_state(state["torch_rng"])
-        start = int(state["step"])
+    start = _resume(method, spec.name, ckpt_path, fingerprint)
+    if start:
         log.info(
             "resuming %s seed %d from %s (step %d of %d)", spec.name, seed, ckpt_path, start, steps
         )
 
     run_dir.mkdir(parents=True, exist_ok=True)
     losses_log = _LossLog(run_dir / "train_log.csv", start)
-    preview_rows = data.draw_rows(
-        sampling, settings.preview_items, np.random.default_rng([seed, 2**31 - 1])
+    preview_rng = np.random.default_rng([seed, 2**31 - 1])
+    preview_batch = data.batch(
+        data.draw_rows(sampling, settings.preview_items, preview_rng), spec.cls.needs
     )
-    preview_batch = data.batch(preview_rows, spec.cls.needs)
 
     def checkpoint(step: int) -> None:
         losses_log.flush()
-        atomic_torch_save(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "method": spec.name,
-                "fingerprint": fingerprint,
-                "step": step,
-                "model": method.state_dict(),
-                "optimizers": {n: o.state_dict() for n, o in method.iter_optimizers()},
-                "torch_rng": torch.get_rng_state(),
-            },
-            ckpt_path,
-        )
-        method.eval()
-        with torch.no_grad():
-            save_grid(
-                method.preview(preview_batch.to(device)).cpu(),
-                run_dir / "samples" / f"step_{step:06d}.png",
-            )
+        state = _weights_state(method, spec.name, fingerprint, step)
+        state["optimizers"] = {n: o.state_dict() for n, o in method.iter_optimizers()}
+        state["torch_rng"] = torch.get_rng_state()
+        atomic_torch_save(state, ckpt_path)
+        _save_preview(method, preview_batch, device, run_dir / "samples" / f"step_{step:06d}.png")
         method.train()
 
     began = time.perf_counter()
     method.train()
-    bar = tqdm(
-        range(start, steps),
-        initial=start,
-        total=steps,
-        desc=f"train {spec.name} seed{seed}",
-        unit="step",
-        mininterval=2.0,
-        dynamic_ncols=True,
-        disable=steps == 0,
-    )
+    bar = _progress_bar(start, steps, f"train {spec.name} seed{seed}")
     for step in bar:
         batch = data.sample_batch(sampling, batch_size, spec.cls.needs, seed, step).to(device)
-        losses = method.training_step(batch, step)
-        values = {name: float(value) for name, value in losses.items()}
-        bad = {name: value for name, value in values.items() if not math.isfinite(value)}
-        if bad:
-            kept = (
-                f"the last good checkpoint {ckpt_path} is kept"
-                if ckpt_path.exists()
-                else "no checkpoint was written yet"
-            )
-            raise NonFiniteLossError(
-                f"non-finite loss at step {step + 1} of {spec.name} seed {seed}: "
-                f"{', '.join(f'{k}={v}' for k, v in bad.items())}; {kept}"
-            )
+        where = f"step {step + 1} of {spec.name} seed {seed}"
+        values = _finite_losses(method.training_step(batch, step), where, ckpt_path)
         losses_log.add({"step": step + 1, **{k: f"{v:.6g}" for k, v in values.items()}})
         bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()}, refresh=False)
         if (step + 1) % settings.checkpoint_every == 0 or step + 1 == steps:
@@ -266,33 +328,11 @@ def train(
     bar.close()
     elapsed = time.perf_counter() - began
     losses_log.flush()
-    method.eval()
-    with torch.no_grad():
-        save_grid(method.preview(preview_batch.to(device)).cpu(), run_dir / "samples.png")
+    _save_preview(method, preview_batch, device, run_dir / "samples.png")
 
-    atomic_torch_save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "method": spec.name,
-            "fingerprint": fingerprint,
-            "step": steps,
-            "config": config,
-            "info": asdict(info),
-            "model": method.state_dict(),
-        },
-        final_path,
-    )
-    trained = steps - start
-    frames = sampling.frames
-    summary = {
-        "method": spec.name,
-        "seed": seed,
-        "steps": steps,
-        "resumed_from": start,
-        "device": str(device),
-        "seconds": round(elapsed, 3),
-        "images_per_second": round(trained * batch_size * frames / elapsed, 2) if trained else None,
-    }
+    final = _weights_state(method, spec.name, fingerprint, steps, config=config, info=asdict(info))
+    atomic_torch_save(final, final_path)
+    summary = _summary(spec.name, seed, steps, start, device, elapsed, batch_size * sampling.frames)
     (run_dir / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("trained %s seed %d: %s", spec.name, seed, summary)
     return final_path
