@@ -191,7 +191,7 @@ def test_average_euclidean_distance_on_hand_computed_embeddings() -> None:
     pred = np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 1.0], [np.nan] * 3, [9.0, 9.0, 9.0]])
     found = np.array([True, True, False, False])  # the 4th was found but its target was not
     result = average_euclidean_distance(pred, target, found)
-    assert result == {"aed": 2.0, "n_used": 2, "missing_rate": 0.5}
+    assert result == {"aed_id": 2.0, "n_used": 2, "missing_rate": 0.5}
 
 
 def test_module_names_follow_the_evaluator_naming() -> None:

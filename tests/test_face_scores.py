@@ -1,4 +1,5 @@
-"""Protocol 1 by pretrained face evaluators: dlib CSIM/AED/AKD/head pose and facenet, misses counted."""
+"""Protocol 1 by pretrained face evaluators: dlib CSIM/AED/AKD/MKR/head pose and facenet,
+misses counted."""
 
 from __future__ import annotations
 
@@ -79,8 +80,9 @@ def test_outputs_equal_to_the_targets_score_perfectly_and_blanks_are_counted(dat
         assert found["n"] == 4 and found["value"] == got["face_found[dlib-hog]"]["value"]
         if got["csim_target[dlib-resnet]"]["n_used"]:
             assert got["csim_target[dlib-resnet]"]["value"] == pytest.approx(1.0)
-            assert got["aed[dlib-resnet]"]["value"] == pytest.approx(0.0, abs=1e-9)
+            assert got["aed_id[dlib-resnet]"]["value"] == pytest.approx(0.0, abs=1e-9)
             assert got["akd[dlib-68]"]["value"] == pytest.approx(0.0, abs=1e-9)
+            assert got["mkr[dlib-68]"]["value"] == 0.0
     # The self target is the driver: pose error of the target itself is exactly 0.
     self_rows = by_metric(rows, "self", 1)
     assert self_rows["csim_target[dlib-resnet]"]["n_used"] >= 2  # the checks above ran
@@ -91,6 +93,28 @@ def test_outputs_equal_to_the_targets_score_perfectly_and_blanks_are_counted(dat
     assert np.isnan(blank["csim_target[dlib-resnet]"]["value"])
     assert blank["csim_target[dlib-resnet]"]["missing_rate"] == 1.0
     assert "no pair with a face found" in blank["csim_target[dlib-resnet]"]["na_reason"]
+
+
+def test_mkr_is_the_share_of_outputs_without_a_face_where_the_target_has_one(dataset):
+    test = FaceData.load(dataset, "test")
+    tuples = read_tuples(dataset)
+    settings = {**SETTINGS, **SCORING}
+    evaluators = FaceEvaluators(settings)
+    reference = reference_features(test, tuples, evaluators, settings)
+    outputs = to_uint8_images(resolve_tuples(test, tuples.iloc[:4]).targets["self"])
+    blanked = [1, 2]
+    outputs[blanked] = 0  # no face at all
+    rows = score_faces({"k1_self": outputs}, reference, evaluators, settings)
+    row = by_metric(rows, "self", 1)["mkr[dlib-68]"]
+    # the count, done here: targets with a face, and those among them whose output is blank
+    target_found = [bool(f) for f in reference["self_target_dlib_found"]]
+    with_face = sum(target_found)
+    missed = sum(target_found[i] for i in blanked)
+    assert with_face >= 2 and missed >= 1  # the count below is not trivial
+    assert row["n"] == with_face and row["n_missed"] == missed
+    assert row["value"] == pytest.approx(missed / with_face)
+    assert row["higher_is_better"] is False and row["evaluator"] == "dlib-68"
+    assert "akd[dlib-68]" in by_metric(rows, "self", 1)  # reported beside AKD
 
 
 def test_detection_works_on_64px_renders(dataset):

@@ -69,16 +69,16 @@ def test_spec_fixes_the_evaluator_and_context_directions() -> None:
 
 
 def _row(**change: object) -> dict:
-    row = Score.measured(spec_of("aed"), 0.5, 10, evaluator="dlib-resnet", **WHERE).to_row()
+    row = Score.measured(spec_of("aed_id"), 0.5, 10, evaluator="dlib-resnet", **WHERE).to_row()
     return {**row, **change}
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (_row(higher_is_better=True), "aed\\[dlib-resnet\\]: higher_is_better is True"),
-        (_row(colour="red"), "aed\\[dlib-resnet\\]: unknown key\\(s\\) colour"),
-        ({k: v for k, v in _row().items() if k != "n"}, "aed\\[dlib-resnet\\]: .*missing n"),
+        (_row(higher_is_better=True), "aed_id\\[dlib-resnet\\]: higher_is_better is True"),
+        (_row(colour="red"), "aed_id\\[dlib-resnet\\]: unknown key\\(s\\) colour"),
+        ({k: v for k, v in _row().items() if k != "n"}, "aed_id\\[dlib-resnet\\]: .*missing n"),
         (_row(metric="blur[x]"), "blur\\[x\\]: unknown metric family 'blur'"),
         (_row(metric="fd[synth-oracle]", evaluator="x"), "fd\\[synth-oracle\\]: evaluator"),
     ],

@@ -1,4 +1,5 @@
-"""AKD and AED (Siarohin et al. 2019, FOMM): keypoint and identity-embedding distances with missing faces counted.
+"""AKD, AED and MKR (Siarohin et al. 2019, FOMM): keypoint and identity-embedding distances
+with missing faces counted, and the missing keypoint rate.
 
 Both take per-image ``found`` masks from a detector. Only pairs where every needed face was found
 enter the mean (``n_used``); the rest are reported as ``missing_rate``, the fraction of the N pairs
@@ -83,6 +84,14 @@ def embedding_distances(
 def average_euclidean_distance(
     emb_pred: np.ndarray, emb_target: np.ndarray, found_mask: np.ndarray
 ) -> dict[str, float | int]:
-    """AED: mean L2 distance between identity embeddings ``[N, D]`` over pairs in ``found_mask`` (pass pred_found & target_found)."""
+    """AED (``aed_id``: of identities, FOMM's meaning): mean L2 distance between identity embeddings ``[N, D]`` over pairs in ``found_mask`` (pass pred_found & target_found)."""
     used = _mask(found_mask, len(np.asarray(emb_pred)), "found_mask")
-    return _summary("aed", embedding_distances(emb_pred, emb_target, found_mask), used)
+    return _summary("aed_id", embedding_distances(emb_pred, emb_target, found_mask), used)
+
+
+def missing_keypoint_rate(pred_found: np.ndarray, target_found: np.ndarray) -> np.ndarray:
+    """MKR per pair whose target has a face: 1 where the output has none, else 0 (its mean
+    is the share of outputs in which the landmark detector lost a face the target has)."""
+    target = _mask(target_found, len(np.asarray(target_found)), "target_found")
+    pred = _mask(pred_found, len(target), "pred_found")
+    return (~pred[target]).astype(np.float64)

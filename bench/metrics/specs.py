@@ -107,8 +107,12 @@ def _specs() -> dict[str, MetricSpec]:
         MetricSpec("csim_target", True, extras=FACE_EXTRAS),
         MetricSpec("csim_source", True, extras=FACE_EXTRAS),
         MetricSpec("csim_input", True),
-        MetricSpec("aed", False, extras=FACE_EXTRAS),
+        # AED of identity embeddings (FOMM's meaning); aed_exp, the distance of expression
+        # parameters, is not built: no expression estimator exists here.
+        MetricSpec("aed_id", False, extras=FACE_EXTRAS),
         MetricSpec("akd", False, extras=FACE_EXTRAS),
+        # Missing keypoint rate: outputs without a face where the target has one.
+        MetricSpec("mkr", False, extras=frozenset({"n_missed", "definition"})),
         MetricSpec("face_found", True),
         *(
             MetricSpec(f"pose_error{suffix}", False, extras=FACE_EXTRAS)

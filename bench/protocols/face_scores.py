@@ -5,9 +5,12 @@ first ``tuples`` test tuples at each K in ``k``:
 
 - ``csim_target[dlib-resnet]``, ``csim_source[dlib-resnet]``: cosine similarity of dlib's
   128-d ResNet descriptors of the generated image and the target / the K sources;
-- ``aed[dlib-resnet]``: AED, the L2 distance of those descriptors, generated vs target
-  (FOMM's evaluation);
+- ``aed_id[dlib-resnet]``: AED of identities, the L2 distance of those descriptors,
+  generated vs target (FOMM's evaluation; ``aed_exp``, the expression-parameter distance
+  later papers call AED, is not built: there is no expression estimator);
 - ``akd[dlib-68]``: AKD, the mean pixel distance of the 68 dlib landmarks, generated vs target;
+- ``mkr[dlib-68]``: MKR, the share of outputs in which the landmark detector finds no face
+  where the target has one (``n``: the tuples whose target has a face; ``n_missed``);
 - ``pose_error[dlib68-pnp]`` and per angle: the head pose that landmarks + solvePnP estimate on
   the generated image vs on the driver. Both sides use the same estimator, so its bias cancels
   and the protocol is the same on real data, where no exact angles exist;
@@ -19,7 +22,7 @@ first ``tuples`` test tuples at each K in ``k``:
   counted here (``n`` is always every scored tuple; ``n_used`` and ``missing_rate`` say how
   many pairs a mean covers): a method cannot look better by producing non-faces.
 
-Target terms (csim_target, AED, AKD) need a target: the self driver, and the exact cross target
+Target terms (csim_target, AED, AKD, MKR) need a target: the self driver, and the exact cross target
 where the dataset renders one (SynthFaces); on real data the cross rows carry the source and
 pose terms only. The targets', drivers' and sources' features are the same for every method: :func:`reference_features`
 computes them once per dataset (its own DAG job).
@@ -278,12 +281,44 @@ def _dlib_scores(
     csim = _cosine(emb, target_emb)
     rows.append(_row("csim_target", csim, both, EMBEDDING_NAME, kind, k, settings))
     aed = embedding_distances(emb, target_emb, both)
-    rows.append(_row("aed", aed, both, EMBEDDING_NAME, kind, k, settings))
+    rows.append(_row("aed_id", aed, both, EMBEDDING_NAME, kind, k, settings))
     akd, _ = keypoint_distances(
         generated["dlib_landmarks"], reference[f"{kind}_target_dlib_landmarks"], found, target_found
     )
     rows.append(_row("akd", akd, both, LANDMARKS_NAME, kind, k, settings))
+    rows.append(_mkr_row(found, target_found, LANDMARKS_NAME, kind, k, settings))
     return rows
+
+
+def _mkr_row(
+    found: np.ndarray,
+    target_found: np.ndarray,
+    evaluator: str,
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> Score:
+    """MKR over the tuples whose target has a face (``n``), with a bootstrap interval."""
+    from bench.metrics.keypoints import missing_keypoint_rate
+
+    missed = missing_keypoint_rate(found, target_found)
+    fields: dict[str, Any] = {
+        "evaluator": evaluator,
+        "evaluator_floor": None,
+        "protocol": PROTOCOL,
+        "kind": kind,
+        "k": k,
+        "spread": "bootstrap95 over tuples whose target has a face",
+        "extra": {
+            "n_missed": int(missed.sum()),
+            "definition": f"share of outputs where {evaluator} finds no face and the target has one",
+        },
+    }
+    if len(missed) == 0:
+        reason = f"{evaluator}: no target with a face found"
+        return Score.unavailable(spec_of("mkr"), reason, 0, ci95=None, **fields)
+    bootstrap = (settings["bootstrap"], settings["seed"])
+    return Score.from_values(spec_of("mkr"), missed, bootstrap, **fields)
 
 
 def _facenet_scores(
