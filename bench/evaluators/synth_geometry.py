@@ -183,6 +183,37 @@ def geometry_quality(
     }
 
 
+def _fit(
+    net: ConvTrunk,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    visible: torch.Tensor,
+    settings: dict[str, Any],
+) -> None:
+    """AdamW with a one-cycle schedule on random batches of the renders; ``net`` ends in
+    eval mode. A non-finite loss stops it, naming the step and the setting to lower."""
+    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, settings["lr"], total_steps=settings["steps"]
+    )
+    rng = np.random.default_rng([GEOMETRY_KEY, settings["seed"], 2])
+    net.train()
+    bar = tqdm(range(settings["steps"]), desc=f"train {NAME}", unit="step", mininterval=2.0)
+    for step in bar:
+        rows = torch.from_numpy(rng.integers(0, len(images), settings["batch_size"]))
+        loss = geometry_loss(net(images[rows].float() / 255.0), targets[rows], visible[rows])
+        if not math.isfinite(loss.item()):
+            raise BenchError(
+                f"{NAME}: non-finite loss at step {step}; lower evaluators.synth_geometry.lr"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    net.eval()
+
+
 def train_geometry_backbone(
     out_path: Path, settings: dict[str, Any], render: dict[str, Any]
 ) -> dict[str, Any]:
@@ -214,26 +245,7 @@ def train_geometry_backbone(
     seed_everything(settings["seed"])  # before any weight is initialised
     net = ConvTrunk(render["resolution"], settings["width"], OUTPUT_DIM)
     net = net.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, settings["lr"], total_steps=settings["steps"]
-    )
-    rng = np.random.default_rng([GEOMETRY_KEY, settings["seed"], 2])
-    net.train()
-    bar = tqdm(range(settings["steps"]), desc=f"train {NAME}", unit="step", mininterval=2.0)
-    for step in bar:
-        rows = torch.from_numpy(rng.integers(0, len(images), settings["batch_size"]))
-        loss = geometry_loss(net(images[rows].float() / 255.0), targets[rows], visible[rows])
-        if not math.isfinite(loss.item()):
-            raise BenchError(
-                f"{NAME}: non-finite loss at step {step}; lower evaluators.synth_geometry.lr"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-    net.eval()
+    _fit(net, images, targets, visible, settings)
     train_seconds = time.perf_counter() - began - render_seconds
     quality = geometry_quality(net, *held, render["resolution"])
     quality.update(

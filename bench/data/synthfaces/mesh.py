@@ -566,6 +566,16 @@ def _expression_basis(vertices, part, face_v, mouth, eye_loops, mouth_parts) -> 
     basis[2, :, 1] = 0.09 * np.clip(w, 0, 1) * (part == PART_FACE)
 
     # eye_close: upper lid loop onto the lower lid; skin above follows.
+    basis[3] = _eye_close(vertices, part, face_v, eye_loops)
+    return basis
+
+
+def _eye_close(vertices, part, face_v, eye_loops) -> np.ndarray:
+    """Displacements at full eye_close: each upper lid loop onto its lower lid, the skin
+    above following with gaussian weights."""
+    n = len(vertices)
+    y = vertices[:, 1]
+    closing = np.zeros((n, 3))
     for loop in eye_loops:
         upper, lower = _split_loop(loop, face_v, None)
         lower_v = face_v[loop[lower]]
@@ -583,8 +593,8 @@ def _expression_basis(vertices, part, face_v, mouth, eye_loops, mouth_parts) -> 
             lid += w[:, None] * delta
             lid_w += w
         closed = np.clip(lid_w, 0.0, None)
-        basis[3] += lid / np.maximum(closed, 1.0)[:, None] * np.minimum(closed, 1.0)[:, None]
-        basis[3][loop[upper]] = [
+        closing += lid / np.maximum(closed, 1.0)[:, None] * np.minimum(closed, 1.0)[:, None]
+        closing[loop[upper]] = [
             [
                 0.0,
                 np.interp(face_v[v, 0], lower_v[order, 0], lower_v[order, 1])
@@ -594,7 +604,7 @@ def _expression_basis(vertices, part, face_v, mouth, eye_loops, mouth_parts) -> 
             ]
             for v in loop[upper]
         ]
-    return basis
+    return closing
 
 
 def _close_mouth(face_v: np.ndarray, mouth: np.ndarray) -> np.ndarray:
