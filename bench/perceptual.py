@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.errors import CheckpointError, ConfigError
+from bench.runtime import load_weights_only
 
 BACKBONES = ("vgg19", "synth-oracle", "synth-geometry")
 SPEC_KEYS = frozenset({"backbone", "weights_path", "layer_weights"})
@@ -236,8 +237,6 @@ def _trunk_checkpoint(
 
 
 def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
-    from bench.evaluators.synth_oracle import ConvTrunk
-
     path, state = _trunk_checkpoint(
         "synth-oracle",
         weights_path,
@@ -246,15 +245,11 @@ def _synth_oracle(weights_path: str | None) -> tuple[list[nn.Module], tuple, Cal
         "the DAG trains results/evaluators/<dataset>/synth-oracle-perceptual.pt and sets it "
         "(config key evaluators.synth_oracle.perceptual)",
     )
-    settings = state["settings"]
-    trunk = ConvTrunk(state["resolution"], settings["width"], settings["embedding_dim"])
-    trunk.load_state_dict(state["net"])
-    return *_trunk_stages(trunk), _to_signed, str(path)
+    return _trunk_backbone(path, state, state["settings"]["embedding_dim"])
 
 
 def _synth_geometry(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
     from bench.evaluators.synth_geometry import OUTPUT_DIM
-    from bench.evaluators.synth_oracle import ConvTrunk
 
     path, state = _trunk_checkpoint(
         "synth-geometry",
@@ -264,7 +259,17 @@ def _synth_geometry(weights_path: str | None) -> tuple[list[nn.Module], tuple, C
         "DAG trains results/evaluators/<dataset>/synth-geometry.pt and sets it (config key "
         "evaluators.synth_geometry; python -m bench.evaluators.synth_geometry)",
     )
-    trunk = ConvTrunk(state["resolution"], state["settings"]["width"], OUTPUT_DIM)
+    return _trunk_backbone(path, state, OUTPUT_DIM)
+
+
+def _trunk_backbone(
+    path: Path, state: dict, output_dim: int
+) -> tuple[list[nn.Module], tuple, Callable, str]:
+    """A SynthFaces ConvTrunk checkpoint's state as a perceptual backbone: its stages, their
+    default weights, the input transform ([0,1] -> [-1,1]) and the weights' path."""
+    from bench.evaluators.synth_oracle import ConvTrunk
+
+    trunk = ConvTrunk(state["resolution"], state["settings"]["width"], output_dim)
     trunk.load_state_dict(state["net"])
     return *_trunk_stages(trunk), _to_signed, str(path)
 
@@ -283,12 +288,7 @@ def _trunk_stages(trunk: nn.Module) -> tuple[list[nn.Module], tuple[float, ...]]
 
 
 def _load_weights(path: Path) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(
-            f"{path}: unreadable weights ({type(error).__name__}: {error})"
-        ) from error
+    state = load_weights_only(path, "weights")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a state_dict, found {type(state).__name__}")
     return state

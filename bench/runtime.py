@@ -39,14 +39,20 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a harness checkpoint with ``weights_only=True``; unreadable files name the path."""
+def load_weights_only(path: Path, what: str) -> Any:
+    """``torch.load`` on the CPU with ``weights_only=True``; an unreadable file is a
+    ``CheckpointError`` naming the path and ``what`` it should have been."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or foreign files
         raise CheckpointError(
-            f"{path}: unreadable checkpoint ({type(error).__name__}: {error})"
+            f"{path}: unreadable {what} ({type(error).__name__}: {error})"
         ) from error
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a harness checkpoint with ``weights_only=True``; unreadable files name the path."""
+    state = load_weights_only(path, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path}: not an idpose-bench checkpoint (format {CHECKPOINT_FORMAT})"

@@ -160,22 +160,29 @@ def mig(
     }
 
 
+def _weighted_one_minus_entropy(importance: np.ndarray) -> tuple[float, np.ndarray]:
+    """Per row of ``importance`` [rows, columns], 1 - entropy (base columns) of its
+    normalised importance over the columns, and their mean weighted by each row's share of
+    the total importance (uniform weights when all importances are 0): D over codes x
+    factors, C over the transpose."""
+    n_columns = importance.shape[1]
+    per_row = (
+        1.0 - entropy(importance.T + _ENTROPY_EPSILON, base=n_columns)
+        if n_columns > 1
+        else np.ones(importance.shape[0])
+    )
+    weights = importance if importance.sum() > 0 else np.ones_like(importance)
+    row_weight = weights.sum(axis=1) / weights.sum()
+    return float(np.sum(per_row * row_weight)), per_row
+
+
 def dci_disentanglement_from_importance(importance: np.ndarray) -> tuple[float, np.ndarray]:
     """Disentanglement D (Eastwood & Williams 2018) of importance [d,K]: score, per-code D [d].
 
     Per code, 1 - entropy (base K) of its normalised importance over factors; weighted by
     each code's share of the total importance (uniform weights when all importances are 0).
     """
-    importance = np.asarray(importance, dtype=np.float64)
-    n_factors = importance.shape[1]
-    per_code = (
-        1.0 - entropy(importance.T + _ENTROPY_EPSILON, base=n_factors)
-        if n_factors > 1
-        else np.ones(importance.shape[0])
-    )
-    weights = importance if importance.sum() > 0 else np.ones_like(importance)
-    code_weight = weights.sum(axis=1) / weights.sum()
-    return float(np.sum(per_code * code_weight)), per_code
+    return _weighted_one_minus_entropy(np.asarray(importance, dtype=np.float64))
 
 
 def dci_completeness_from_importance(importance: np.ndarray) -> tuple[float, np.ndarray]:
@@ -184,16 +191,7 @@ def dci_completeness_from_importance(importance: np.ndarray) -> tuple[float, np.
     Per factor, 1 - entropy (base d) of its normalised importance over codes; weighted by
     each factor's share of the total importance (uniform weights when all importances are 0).
     """
-    importance = np.asarray(importance, dtype=np.float64)
-    n_codes = importance.shape[0]
-    per_factor = (
-        1.0 - entropy(importance + _ENTROPY_EPSILON, base=n_codes)
-        if n_codes > 1
-        else np.ones(importance.shape[1])
-    )
-    weights = importance if importance.sum() > 0 else np.ones_like(importance)
-    factor_weight = weights.sum(axis=0) / weights.sum()
-    return float(np.sum(per_factor * factor_weight)), per_factor
+    return _weighted_one_minus_entropy(np.asarray(importance, dtype=np.float64).T)
 
 
 def dci(
