@@ -204,3 +204,63 @@ def test_codes_are_reordered_to_the_test_split_and_checked(bench_root, tmp_path)
     np.savez(tmp_path / "outputs" / "codes.npz", paths=paths[:-1], identity=identity[:-1])
     with pytest.raises(DataError, match=r"codes.npz: 'paths' must list each of the \d+ test"):
         import_outputs(data, tmp_path / "outputs", "mine", K, tmp_path / "run2")
+
+
+def test_allow_missing_counts_a_missing_output_and_scores_the_rest_unchanged(bench_root, tmp_path):
+    from bench.evaluators.synth_oracle import SynthOracle
+    from bench.protocols.pose_transfer import score_pose_transfer
+
+    data = bench_root / "data"
+    run_example(bench_root / "export", tmp_path / "outputs")
+    full_dir, gap_dir = tmp_path / "full" / "seed0", tmp_path / "gap" / "seed0"
+    import_outputs(data, tmp_path / "outputs", "mine", K, full_dir)
+    (tmp_path / "outputs" / "k1_self" / "0001.png").unlink()
+    with pytest.raises(DataError, match="k1_self/0001.png: missing"):
+        import_outputs(data, tmp_path / "outputs", "mine", K, gap_dir)
+    argv = ["import", "synthfaces", "--name", "mine", "--outputs", str(tmp_path / "outputs")]
+    argv += ["--k", *map(str, K)]
+    assert (
+        bench_main([*argv, "--data", str(data), "--run-dir", str(gap_dir), "--allow-missing"]) == 0
+    )
+    record = json.loads((gap_dir / "pose_transfer" / PROVENANCE_FILE).read_text())
+    assert record["missing_outputs"] == ["k1_self/0001.png"]
+    gap = score(
+        bench_root, "mine", gap_dir / "pose_transfer" / "generated.npz", tmp_path / "g.json"
+    )
+    full = score(
+        bench_root, "mine", full_dir / "pose_transfer" / "generated.npz", tmp_path / "f.json"
+    )
+
+    def scores(rows, where):  # NaN (an n/a row) as None, so equal rows compare equal
+        return {
+            r["metric"]: (None if np.isnan(r["value"]) else r["value"], r["n"], r.get("ci95"))
+            for r in rows
+            if (r["protocol"], r["k"]) == where
+        }
+
+    # the gap's key: N one lower, n_missing 1, every value as scoring without that tuple
+    tuples = read_tuples(data)
+    keep = (tuples["tuple"] != 1).to_numpy()
+    outputs, _ = load_generated(full_dir / "pose_transfer" / "generated.npz")
+    oracle = SynthOracle.load(bench_root / "identity.pt", bench_root / "pose.pt")
+    settings = {"bootstrap": 50, "seed": 0, "reference_dir": str(bench_root / "reference")}
+    without = score_pose_transfer(
+        {"k1_self": outputs["k1_self"][keep]},
+        FaceData.load(data, "test"),
+        tuples[keep].reset_index(drop=True),
+        oracle,
+        settings,
+    )
+    got = scores(gap, ("pose_transfer/self", 1))
+    assert got == scores(without, ("pose_transfer/self", 1)) and len(got) > 10
+    assert {r["n"] for r in gap if (r["protocol"], r["k"]) == ("pose_transfer/self", 1)} == {7}
+    assert all(
+        r["n_missing"] == 1 for r in gap if r["protocol"] == "pose_transfer/self" and r["k"] == 1
+    )
+    # every other key as the complete import
+    for where in [
+        ("pose_transfer/cross", 1),
+        ("pose_transfer/self", 3),
+        ("pose_transfer/cross", 3),
+    ]:
+        assert scores(gap, where) == scores(full, where)

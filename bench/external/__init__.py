@@ -7,6 +7,7 @@ stage writes for a built-in method, so the very same scoring code runs on it.
 """
 
 import argparse
+from pathlib import Path
 
 #: The file a foreign method may add with its codes of every test image (protocol 2).
 CODES_FILE = "codes.npz"
@@ -20,6 +21,25 @@ def output_name(kind: str, k: int, tuple_id: int) -> str:
     """The file a foreign method writes for one tuple: ``k<K>_<kind>/<tuple:04d>.png``
     (the ``generated.npz`` key, then the tuple number)."""
     return f"k{k}_{kind}/{tuple_id:04d}.png"
+
+
+#: ``generated.npz`` key of the tuple ids a key's images stand for, where an import with
+#: ``--allow-missing`` lacks some (``tuple_k1_self``); absent: every tuple, in order.
+SUBSET_PREFIX = "tuple_"
+
+
+def output_positions(generated: str | Path) -> dict:
+    """Per ``k<K>_<kind>`` key with missing outputs, the positions in the tuples file of the
+    tuples its images stand for, ``{key: int array}`` (empty: every key has every tuple)."""
+    import numpy as np
+
+    with np.load(generated, allow_pickle=False) as arrays:
+        order = {int(t): i for i, t in enumerate(arrays["tuple"])}
+        return {
+            name[len(SUBSET_PREFIX) :]: np.array([order[int(t)] for t in arrays[name]], int)
+            for name in arrays.files
+            if name.startswith(SUBSET_PREFIX)
+        }
 
 
 def scored_run(method: str, label: str, generated: str) -> tuple[str, dict[int, str], dict]:
@@ -65,6 +85,12 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     )
     parser.add_argument(
         "--k", type=int, nargs="+", help="K values (default: protocols.pose_transfer.k)"
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a missing output is a counted miss (the row's N is one lower and its n_missing "
+        "says so) instead of an error; unreadable or wrongly sized files are still errors",
     )
     parser.add_argument(
         "--allow-extra",

@@ -28,6 +28,7 @@ from bench.external import (
     CODES_FILE,
     KINDS,
     PROVENANCE_FILE,
+    SUBSET_PREFIX,
     add_import_arguments,
     output_name,
 )
@@ -75,6 +76,10 @@ class ImportReport:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    #: With ``allow_missing``: the missing files, and per key the tuple ids it has images of
+    #: (only keys with a miss).
+    missing: list[str] = field(default_factory=list)
+    present: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def expected_names(tuples: pd.DataFrame, k_values: list[int]) -> dict[str, list[str]]:
@@ -87,9 +92,14 @@ def expected_names(tuples: pd.DataFrame, k_values: list[int]) -> dict[str, list[
 
 
 def validate_folder(
-    folder: Path, tuples: pd.DataFrame, k_values: list[int], resolution: int
+    folder: Path,
+    tuples: pd.DataFrame,
+    k_values: list[int],
+    resolution: int,
+    allow_missing: bool = False,
 ) -> ImportReport:
-    """Read every expected image and list every file that is not expected."""
+    """Read every expected image and list every file that is not expected; with
+    ``allow_missing`` a missing image is counted (``missing``, ``present``), not a problem."""
     folder = Path(folder)
     report = ImportReport()
     if not folder.is_dir():
@@ -98,14 +108,22 @@ def validate_folder(
     expected = expected_names(tuples, k_values)
     wanted = {name for names in expected.values() for name in names} | {CODES_FILE}
     for key, names in expected.items():
-        images = []
-        for name in names:
+        images, present = [], []
+        for tuple_id, name in zip(tuples["tuple"], names, strict=True):
             array, problem = read_output(folder / name, resolution)
+            if problem == "missing" and allow_missing:
+                report.missing.append(name)
+                continue
             if problem is not None:
                 report.problems.append(f"{folder / name}: {problem}")
             images.append(array)
-        if all(image is not None for image in images):
+            present.append(int(tuple_id))
+        if not images:
+            report.problems.append(f"{folder / key}: no output at all for {key}")
+        elif all(image is not None for image in images):
             report.outputs[key] = np.stack(images)
+            if len(present) < len(names):
+                report.present[key] = np.asarray(present)
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
         if path.is_file() and relative not in wanted:
@@ -153,6 +171,7 @@ def import_outputs(
     k_values: list[int],
     run_dir: Path,
     allow_extra: bool = False,
+    allow_missing: bool = False,
 ) -> dict[str, Any]:
     """Validate ``folder`` and write ``<run_dir>/pose_transfer/generated.npz`` (synthesize's
     format) and ``external.json``; ``codes.npz``, if present, to ``representation/``."""
@@ -162,7 +181,7 @@ def import_outputs(
     data, folder, run_dir = Path(data), Path(folder), Path(run_dir)
     meta = read_meta(data)
     tuples = read_tuples(data)
-    report = validate_folder(folder, tuples, k_values, int(meta["resolution"]))
+    report = validate_folder(folder, tuples, k_values, int(meta["resolution"]), allow_missing)
     problems = list(report.problems)
     if report.extra and not allow_extra:
         problems += [f"{folder / e}: not an expected output (--allow-extra)" for e in report.extra]
@@ -183,13 +202,15 @@ def import_outputs(
         "method": name,
         "outputs_folder": str(folder.resolve()),
         "outputs_sha256": folder_sha256(folder),
-        "outputs_files": sum(len(v) for v in expected_names(tuples, k_values).values()),
+        "outputs_files": sum(len(v) for v in report.outputs.values()),
         "extra_files": report.extra,
+        "missing_outputs": report.missing,
         "codes": sorted(codes) if codes else [],
         "tuples_file_sha256": hashlib.sha256(tuples_path(data).read_bytes()).hexdigest(),
     }
     out = run_dir / "pose_transfer"
-    save_generated(out / "generated.npz", report.outputs, tuples, k_values)
+    subsets = {f"{SUBSET_PREFIX}{key}": ids for key, ids in report.present.items()}
+    save_generated(out / "generated.npz", {**report.outputs, **subsets}, tuples, k_values)
     if codes:
         from bench.protocols.results import save_arrays
 
@@ -223,6 +244,7 @@ def run(args: argparse.Namespace) -> None:
         args.k or default_k(),
         Path(args.run_dir or f"results/runs/{args.dataset}/{args.name}/seed0"),
         args.allow_extra,
+        args.allow_missing,
     )
 
 

@@ -18,7 +18,10 @@ from typing import Any
 CORE_KEYS = ("metric", "value", "n", "higher_is_better", "evaluator", "protocol", "k")
 #: Keys any row may have: its interval, what the spread is, the evaluator's own limit,
 #: why it is n/a, why the method is not applicable there.
-OPTIONAL_KEYS = ("ci95", "spread", "evaluator_floor", "na_reason", "not_applicable")
+#: ``n_missing``: outputs an import with ``--allow-missing`` lacked (N counts the rest).
+OPTIONAL_KEYS = (
+    "ci95", "spread", "evaluator_floor", "na_reason", "not_applicable", "n_missing",
+)  # fmt: skip
 
 Direction = bool | None | Callable[[str, Mapping[str, Any]], bool | None]
 

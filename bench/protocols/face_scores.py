@@ -206,8 +206,36 @@ def score_faces(
     reference: dict[str, np.ndarray],
     evaluators: FaceEvaluators,
     settings: dict[str, Any],
+    positions: dict[str, np.ndarray] | None = None,
 ) -> list[Score]:
-    """Rows for every (kind, K) of ``outputs`` with K in ``settings['k']``."""
+    """Rows for every (kind, K) of ``outputs`` with K in ``settings['k']``; ``positions``:
+    as ``score_pose_transfer``'s (a key lacking tuples is scored on the scored tuples it
+    has, ``n_missing`` counts the others)."""
+    from bench.protocols.pose_transfer.scoring import with_missing
+
+    n = int(reference["n"])
+    if positions:
+        whole = {key: images for key, images in outputs.items() if key not in positions}
+        rows = score_faces(whole, reference, evaluators, settings)
+        for key, where in sorted(positions.items()):
+            keep = where < n
+            subset = {
+                name: values if name in ("n", "k_max") else values[where[keep]]
+                for name, values in reference.items()
+            }
+            subset["n"] = np.array(int(keep.sum()))
+            scored = score_faces({key: outputs[key][keep]}, subset, evaluators, settings)
+            rows += [with_missing(row, n - int(keep.sum())) for row in scored]
+        return rows
+    return _score_faces(outputs, reference, evaluators, settings)
+
+
+def _score_faces(
+    outputs: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    evaluators: FaceEvaluators,
+    settings: dict[str, Any],
+) -> list[Score]:
     from bench.evaluators.facenet import NAME as FACENET_NAME
 
     n = int(reference["n"])

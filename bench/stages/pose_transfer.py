@@ -29,7 +29,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     from bench.data.dataset import FaceData
     from bench.evaluators.synth_oracle import SynthOracle
-    from bench.external import scored_run
+    from bench.external import output_positions, scored_run
     from bench.protocols.pose_transfer import (
         load_generated,
         not_applicable_rows,
@@ -42,8 +42,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     outputs, k_values = load_generated(Path(args.generated))
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
     rows = score_pose_transfer(
-        outputs, FaceData.load(data, "test"), read_tuples(data), oracle, params
-    )
+        outputs, FaceData.load(data, "test"), read_tuples(data), oracle, params,
+        output_positions(args.generated),
+    )  # fmt: skip
     label, not_applicable, provenance = scored_run(
         args.method, args.seed.label(args.method), args.generated
     )
@@ -65,7 +66,7 @@ def cmd_face_reference(args: argparse.Namespace) -> None:
 
 
 def cmd_score_faces(args: argparse.Namespace) -> None:
-    from bench.external import scored_run
+    from bench.external import output_positions, scored_run
     from bench.protocols.face_scores import FaceEvaluators, score_faces
     from bench.protocols.pose_transfer import load_generated, not_applicable_rows
     from bench.protocols.results import load_arrays
@@ -73,7 +74,8 @@ def cmd_score_faces(args: argparse.Namespace) -> None:
     params = json.loads(args.params)
     reference = load_arrays(Path(args.reference), "face-reference")
     outputs, _ = load_generated(Path(args.generated))
-    rows = score_faces(outputs, reference, FaceEvaluators(params), params)
+    positions = output_positions(args.generated)
+    rows = score_faces(outputs, reference, FaceEvaluators(params), params, positions)
     label, not_applicable, provenance = scored_run(
         args.method, args.seed.label(args.method), args.generated
     )

@@ -4,6 +4,7 @@ against the real test images; marker rows where a method is not applicable."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,24 @@ def score_pose_transfer(
     tuples: Any,
     oracle: Any,
     settings: dict[str, Any],
+    positions: dict[str, np.ndarray] | None = None,
 ) -> list[Score]:
     """Per (kind, K): SSIM vs target, CSIM vs target and sources, pose error vs the driver,
     and FD/KID/FID of the generated images against the real test images; per cross K, how
-    the output's yaw and pitch follow the driver's (``following_rows``)."""
+    the output's yaw and pitch follow the driver's (``following_rows``).
+
+    ``positions``: per key whose outputs lack some tuples (an import with
+    ``--allow-missing``, ``bench.external.output_positions``), the tuples' positions its
+    images stand for; that key is scored on those tuples only, its rows' N counts them and
+    ``n_missing`` the rest."""
+    if positions:
+        whole = {key: images for key, images in outputs.items() if key not in positions}
+        rows = score_pose_transfer(whole, test, tuples, oracle, settings) if whole else []
+        for key, where in sorted(positions.items()):
+            subset = tuples.iloc[where].reset_index(drop=True)
+            scored = score_pose_transfer({key: outputs[key]}, test, subset, oracle, settings)
+            rows += [with_missing(row, len(tuples) - len(where)) for row in scored]
+        return rows
     resolved = resolve_tuples(test, tuples)
     real_embeddings = reference_embeddings(oracle, to_float_images(test.images), test, settings)
     inception = load_inception(settings, test)
@@ -82,6 +97,11 @@ def score_pose_transfer(
             outputs[key], embedding, real_embeddings, inception, settings, kind, k
         )
     return rows
+
+
+def with_missing(score: Score, n_missing: int) -> Score:
+    """``score`` with ``n_missing``: outputs that were missing (not scored, not in N)."""
+    return dataclasses.replace(score, extra={**score.extra, "n_missing": n_missing})
 
 
 def lpips_item(lpips: Any, generated: Any, reference: Any, settings: dict[str, Any]) -> PerTuple:

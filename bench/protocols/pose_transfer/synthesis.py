@@ -104,6 +104,8 @@ def load_generated(path: Path) -> tuple[dict[str, np.ndarray], list[int]]:
     """(images per ``k<K>_<kind>``, the K values protocol 1 asked for)."""
     arrays = load_arrays(path, "synthesize")
     arrays.pop("tuple", None)
+    for key in [key for key in arrays if key.startswith("tuple_")]:
+        arrays.pop(key)  # an import's subset of tuples per key (bench.external.output_positions)
     requested = arrays.pop("requested_k", None)
     if requested is None:  # written before requested_k existed: every K has images
         return arrays, sorted({parse_kind_key(key)[0] for key in arrays})
