@@ -172,3 +172,25 @@ def test_a_file_that_is_not_facenet_weights_is_refused(tmp_path):
     torch.save({"weight": torch.zeros(2)}, path)
     with pytest.raises(EvaluatorUnavailable, match="not an InceptionResnetV1 state_dict"):
         facenet.FacenetFace(path)
+
+
+def test_a_key_with_missing_outputs_is_scored_on_the_tuples_it_has(dataset):
+    test = FaceData.load(dataset, "test")
+    tuples = read_tuples(dataset)
+    settings = {**SETTINGS, **SCORING}
+    evaluators = FaceEvaluators(settings)
+    reference = reference_features(test, tuples, evaluators, settings)
+    targets = to_uint8_images(resolve_tuples(test, tuples.iloc[:4]).targets["self"])
+    where = np.array([0, 2, 3])  # tuple position 1 missing
+    rows = score_faces(
+        {"k1_self": targets[where]}, reference, evaluators, settings, {"k1_self": where}
+    )
+    # the same, by hand: the reference arrays of those tuples only
+    subset = {k: v if k in ("n", "k_max") else v[where] for k, v in reference.items()}
+    subset["n"] = np.array(3)
+    expected = score_faces({"k1_self": targets[where]}, subset, evaluators, settings)
+    assert len(rows) == len(expected) > 5
+    for got, want in zip(rows, expected, strict=True):
+        assert got["metric"] == want["metric"] and got["n_missing"] == 1
+        assert got["n"] == want["n"] and got.get("n_used") == want.get("n_used")
+        assert np.isnan(want["value"]) or got["value"] == want["value"]
