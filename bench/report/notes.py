@@ -3,6 +3,8 @@ quality, and one line per reason a cell is ``n/a`` (nothing missing goes unexpla
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 
@@ -47,6 +49,11 @@ def na_notes(frame: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _floor_facts(floor_of: dict[str, dict], evaluator: str, fact: str) -> dict[str, Any]:
+    """``fact`` of each of ``evaluator``'s metrics whose floor states it, by metric name."""
+    return {m: f[fact] for m, f in floor_of.items() if f"[{evaluator}]" in m and fact in f}
+
+
 def evaluator_notes(frame: pd.DataFrame) -> list[str]:
     """One footnote per evaluator with its own measured quality (from the metrics' floors)."""
     floor_of = {
@@ -56,17 +63,12 @@ def evaluator_notes(frame: pd.DataFrame) -> list[str]:
     notes = []
     for evaluator in sorted({m.split("[")[1].rstrip("]") for m in floor_of}):
         facts = []
-        accuracy = [
-            f["verification_accuracy"]
-            for m, f in floor_of.items()
-            if f"[{evaluator}]" in m and "verification_accuracy" in f
-        ]
+        accuracy = list(_floor_facts(floor_of, evaluator, "verification_accuracy").values())
         if accuracy:
             facts.append(f"identity verification accuracy {accuracy[0]:.3f} on the test pairs")
         angles = {
-            m.split("[")[0].removeprefix("pose_error").lstrip("_") or "mean": f["pose_mae_degrees"]
-            for m, f in floor_of.items()
-            if f"[{evaluator}]" in m and "pose_mae_degrees" in f
+            m.split("[")[0].removeprefix("pose_error").lstrip("_") or "mean": value
+            for m, value in _floor_facts(floor_of, evaluator, "pose_mae_degrees").items()
         }
         if "mean" in angles:
             per_angle = ", ".join(
@@ -75,11 +77,7 @@ def evaluator_notes(frame: pd.DataFrame) -> list[str]:
             facts.append(
                 f"pose MAE {angles['mean']:.2f}° ({per_angle}) on real test renders, the floor of pose error"
             )
-        found = [
-            f["driver_face_found"]
-            for m, f in floor_of.items()
-            if f"[{evaluator}]" in m and "driver_face_found" in f
-        ]
+        found = list(_floor_facts(floor_of, evaluator, "driver_face_found").values())
         if found:
             facts.append(f"finds a face in {found[0]:.0%} of the real drivers")
         if not facts:

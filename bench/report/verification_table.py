@@ -173,11 +173,7 @@ def _verification_notes(
             "pairs from one scene (a diagnostic of what a code reads from the scene). AUC, "
             "EER, TAR and the yaw-gap columns are on the cross-scene pairs."
         )
-        without = (
-            pd.to_numeric(rows["identities_without_cross_scene_pair"], errors="coerce").dropna()
-            if "identities_without_cross_scene_pair" in rows
-            else []
-        )
+        without = _numbers(rows, "identities_without_cross_scene_pair")
         if len(without):
             notes.append(
                 f"{int(without.max())} test identities have all their images in one scene and "
@@ -245,11 +241,7 @@ def _count_notes(rows: pd.DataFrame, primary: str) -> list[str]:
         who = "" if everyone else f" for {', '.join(methods)}"
         kinds = " and ".join(PAIRS_TITLES[k] for k in dict.fromkeys(group["pairs"]))
         notes.append(f"{kinds} accuracy is n/a{who}: {reason}.")
-    resolution = (
-        pd.to_numeric(rows["far_resolution"], errors="coerce").dropna()
-        if "far_resolution" in rows
-        else []
-    )
+    resolution = _numbers(rows, "far_resolution")
     if len(resolution):
         notes.append(
             f"TAR@FAR=1e-3 is below this protocol's resolution (one false accept per test fold "
@@ -270,3 +262,8 @@ def write_verification_tables(
         notes,
         f"{dataset}: {registered('verification').title}",
     )
+
+
+def _numbers(rows: pd.DataFrame, column: str) -> pd.Series | list:
+    """The numeric values of ``column`` (text and missing cells dropped); [] without it."""
+    return pd.to_numeric(rows[column], errors="coerce").dropna() if column in rows else []
