@@ -37,7 +37,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from bench.errors import BenchError, CheckpointError
-from bench.evaluators.synth_oracle import ConvTrunk
+from bench.evaluators.synth_oracle import ConvTrunk, one_cycle_adamw, optimizer_step
 from bench.runtime import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint, seed_everything
 
 log = logging.getLogger(__name__)
@@ -192,10 +192,7 @@ def _fit(
 ) -> None:
     """AdamW with a one-cycle schedule on random batches of the renders; ``net`` ends in
     eval mode. A non-finite loss stops it, naming the step and the setting to lower."""
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, settings["lr"], total_steps=settings["steps"]
-    )
+    optimizer, schedule = one_cycle_adamw(net.parameters(), settings)
     rng = np.random.default_rng([GEOMETRY_KEY, settings["seed"], 2])
     net.train()
     bar = tqdm(range(settings["steps"]), desc=f"train {NAME}", unit="step", mininterval=2.0)
@@ -206,11 +203,7 @@ def _fit(
             raise BenchError(
                 f"{NAME}: non-finite loss at step {step}; lower evaluators.synth_geometry.lr"
             )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        optimizer_step(loss, optimizer, schedule, bar)
     net.eval()
 
 

@@ -250,6 +250,27 @@ def verification_of_embeddings(oracle: SynthOracle, test: FaceData, pairs_path: 
     return result.as_dict()
 
 
+def one_cycle_adamw(
+    parameters, settings: dict[str, Any]
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The SynthFaces evaluators' optimizer: AdamW (weight decay 5e-4) under a one-cycle
+    schedule peaking at ``settings["lr"]`` over ``settings["steps"]``."""
+    optimizer = torch.optim.AdamW(parameters, lr=settings["lr"], weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, settings["lr"], total_steps=settings["steps"]
+    )
+    return optimizer, schedule
+
+
+def optimizer_step(loss: torch.Tensor, optimizer, schedule, bar) -> None:
+    """One step of an evaluator's training loop, its loss shown on the progress bar."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+
+
 def _fit(
     part: str,
     net: ConvTrunk,
@@ -259,10 +280,7 @@ def _fit(
     settings: dict[str, Any],
 ) -> float:
     """The shared loop: AdamW + one-cycle schedule over augmented random batches."""
-    optimizer = torch.optim.AdamW([*net.parameters(), *extra], lr=settings["lr"], weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, settings["lr"], total_steps=settings["steps"]
-    )
+    optimizer, schedule = one_cycle_adamw([*net.parameters(), *extra], settings)
     images = to_float_images(train.images)
     rng = np.random.default_rng(settings["seed"])
     net.train()
@@ -273,11 +291,7 @@ def _fit(
         batch, flip = augment(images[rows], rng)
         batch = degrade(batch, rng, settings.get("degrade", 0.0))
         loss = loss_of(net(batch), rows, flip)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        optimizer_step(loss, optimizer, schedule, bar)
     net.eval()
     return time.perf_counter() - began
 
