@@ -16,7 +16,6 @@ from bench import __version__
 from bench.errors import BenchError
 from bench.external import add_export_arguments, add_import_arguments
 from bench.runs import run_seed
-from bench.runtime import set_threads, setup_logging
 from bench.stages import (
     config,
     data,
@@ -122,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.runtime import set_threads, setup_logging  # imports torch: not at import time
+
     args = build_parser().parse_args(argv)
     setup_logging(args.log, args.verbose)
     set_threads(args.threads)
