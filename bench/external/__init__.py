@@ -47,17 +47,26 @@ def scored_run(method: str, label: str, generated: str) -> tuple[str, dict[int, 
     fields). A run imported by ``python -m bench import`` has ``external.json`` beside its
     ``generated.npz``: it is labelled ``<name> (external)``, is applicable at every K, and
     each row carries ``external: true`` and the SHA-256 of its outputs folder."""
-    import json
-    from pathlib import Path
-
     provenance = Path(generated).with_name(PROVENANCE_FILE)
     if not provenance.is_file():
         from bench.methods.registry import get_method
 
         return label, get_method(method).cls.not_applicable_k, {}
-    record = json.loads(provenance.read_text())
-    extra = {"external": True, "outputs_sha256": record["outputs_sha256"]}
-    return f"{method} (external)", {}, extra
+    return external_label(method), {}, provenance_fields(provenance)
+
+
+def external_label(name: str) -> str:
+    """An imported run's method label in every table: ``<name> (external)``."""
+    return f"{name} (external)"
+
+
+def provenance_fields(provenance: str | Path) -> dict:
+    """What every row of an imported run carries: ``external: true`` and the SHA-256 of its
+    outputs folder, read from the ``external.json`` the import wrote."""
+    import json
+
+    record = json.loads(Path(provenance).read_text())
+    return {"external": True, "outputs_sha256": record["outputs_sha256"]}
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -96,5 +105,12 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         "--allow-extra",
         action="store_true",
         help="list and count files that are not expected outputs instead of stopping",
+    )
+    parser.add_argument(
+        "--no-codes-copy",
+        dest="copy_codes",
+        action="store_false",
+        help=f"check {CODES_FILE} but do not copy it into the run (the DAG's represent "
+        "stage reads it from the folder and writes the run's codes itself)",
     )
     return parser

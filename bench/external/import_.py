@@ -172,9 +172,11 @@ def import_outputs(
     run_dir: Path,
     allow_extra: bool = False,
     allow_missing: bool = False,
+    copy_codes: bool = True,
 ) -> dict[str, Any]:
     """Validate ``folder`` and write ``<run_dir>/pose_transfer/generated.npz`` (synthesize's
-    format) and ``external.json``; ``codes.npz``, if present, to ``representation/``."""
+    format) and ``external.json``; ``codes.npz``, if present, is checked and (with
+    ``copy_codes``) written to ``representation/`` in ``save_codes``' format."""
     from bench.data.index import read_index, read_meta
     from bench.protocols.pose_transfer import read_tuples, save_generated, tuples_path
 
@@ -211,7 +213,7 @@ def import_outputs(
     out = run_dir / "pose_transfer"
     subsets = {f"{SUBSET_PREFIX}{key}": ids for key, ids in report.present.items()}
     save_generated(out / "generated.npz", {**report.outputs, **subsets}, tuples, k_values)
-    if codes:
+    if codes and copy_codes:
         from bench.protocols.results import save_arrays
 
         save_arrays(run_dir / "representation" / "codes.npz", paths=test_paths, **codes)
@@ -245,6 +247,7 @@ def run(args: argparse.Namespace) -> None:
         Path(args.run_dir or f"results/runs/{args.dataset}/{args.name}/seed0"),
         args.allow_extra,
         args.allow_missing,
+        args.copy_codes,
     )
 
 

@@ -6,34 +6,88 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
+from bench.errors import BenchError
 from bench.stages.common import load_test_and_method, write_scores
 
 
+def represent_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where ``represent``'s codes come from: a trained model, or an external method's
+    ``codes.npz`` (``python -m bench import``), scored by the very same code."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="the trained model.pt whose encoder gives the codes")
+    source.add_argument(
+        "--external-codes",
+        help="an external method's codes.npz ('paths' and one [N, D] array per code, any row "
+        "order; export's README), scored without a model; needs --provenance",
+    )
+    parser.add_argument(
+        "--provenance",
+        help="with --external-codes: the run's external.json from `python -m bench import` "
+        "(its external flag and outputs_sha256 go on every row)",
+    )
+
+
 def cmd_represent(args: argparse.Namespace) -> None:
-    """Protocol 2 in one process: the codes of every test image, their verification on
-    pairs.txt and its same-scene twin, t-SNE figure, and (where the dataset has exact
-    factors) MIG/DCI/SAP."""
+    """Protocol 2 in one process: the codes of every test image (encoded by the trained
+    model, or an external method's), their verification on pairs.txt and its same-scene
+    twin, t-SNE figure, and (where the dataset has exact factors) MIG/DCI/SAP."""
+    from bench.protocols.representation import encode, load_codes, save_codes
+
+    params = json.loads(args.params)
+    if args.external_codes is None:
+        test, method = load_test_and_method(args, params, "identity_code", "pose_code")
+        save_codes(Path(args.codes), encode(method, test), test)
+        label, provenance = args.seed.label(args.method), {}
+    else:
+        test, label, provenance = external_codes(args, params)
+    codes = load_codes(Path(args.codes), test)  # what the file holds is what gets scored
+    score_codes(args, params, test, codes, label, provenance)
+
+
+def external_codes(args: argparse.Namespace, params: dict[str, Any]):
+    """An external run's codes checked and stored as ``save_codes`` writes a method's
+    (``--codes``); the test split, the run's label and its provenance row fields."""
+    from bench.data.dataset import FaceData
+    from bench.external import external_label, provenance_fields
+    from bench.external.import_ import read_codes
+    from bench.protocols.representation import save_codes
+
+    if args.provenance is None:
+        raise BenchError(
+            "--external-codes needs --provenance (the run's external.json written by "
+            "`python -m bench import`)"
+        )
+    test = FaceData.load(Path(args.data), "test", params.get("pose_bin_width", 15))
+    codes = read_codes(Path(args.external_codes), test.index["path"].to_numpy(str))
+    save_codes(Path(args.codes), codes, test)
+    return test, external_label(args.method), provenance_fields(args.provenance)
+
+
+def score_codes(
+    args: argparse.Namespace,
+    params: dict[str, Any],
+    test: Any,
+    codes: dict[str, Any],
+    label: str,
+    provenance: dict[str, Any],
+) -> None:
+    """Protocol 2's scores of one run's codes, whichever method computed them:
+    verification and probes (``--out``), disentanglement, the t-SNE figure."""
     from bench.data.index import read_meta
     from bench.protocols.representation import (
         disentanglement_scores,
-        encode,
-        load_codes,
         pairs_files,
-        save_codes,
         score_representation,
         tsne_figure,
     )
 
-    params = json.loads(args.params)
-    test, method = load_test_and_method(args, params, "identity_code", "pose_code")
-    save_codes(Path(args.codes), encode(method, test), test)
-    codes = load_codes(Path(args.codes), test)  # what the file holds is what gets scored
     meta = read_meta(Path(args.data))
-    write_scores(args, args.out, score_representation(codes, test, pairs_files(args.data, meta)))
+    rows = score_representation(codes, test, pairs_files(args.data, meta))
+    write_scores(args, args.out, rows, label, provenance)
     disentanglement = disentanglement_scores(codes, test, params["disentanglement"])
-    write_scores(args, args.disentanglement, disentanglement)
-    label = args.seed.label(args.method)
+    write_scores(args, args.disentanglement, disentanglement, label, provenance)
     title = f"{label} (seed {args.seed.seed}) on {meta['dataset']} test identities"
     tsne_figure(codes, test, Path(args.figure).with_suffix(""), title)
 
