@@ -146,3 +146,59 @@ def represent_fails(root, out, *source: str) -> bool:
     argv += ["--out", str(out / "metrics.json"), "--disentanglement", str(out / "dis.json")]
     argv += ["--figure", str(out / "tsne.png"), *source]
     return bench_main(argv) == 2 and not (out / "metrics.json").exists()
+
+
+def test_import_without_codes_copy_checks_the_codes_but_leaves_them_to_represent(
+    coded_root, tmp_path
+):
+    n = len(FaceData.load(coded_root / "data", "test"))
+    write_outputs(coded_root, tmp_path / "outputs", {"identity": np.ones((n, 3))})
+    argv = ["import", "synthfaces", "--name", "mine", "--outputs", str(tmp_path / "outputs")]
+    argv += ["--data", str(coded_root / "data"), "--k", "1", "--no-codes-copy"]
+    assert bench_main([*argv, "--run-dir", str(tmp_path / "run")]) == 0
+    assert not (tmp_path / "run" / "representation").exists()
+    record = json.loads((tmp_path / "run" / "pose_transfer" / PROVENANCE_FILE).read_text())
+    assert record["codes"] == ["identity"]
+    np.savez(
+        tmp_path / "outputs" / "codes.npz", paths=np.array(["x.png"]), identity=np.ones((1, 3))
+    )
+    assert bench_main([*argv, "--run-dir", str(tmp_path / "run2")]) == 2  # still checked
+
+
+def test_dag_gives_protocol_2_to_external_runs_with_codes_only(tmp_path):
+    """``snakemake -n`` of the smoke profile with two external folders, one with codes.npz."""
+    import subprocess
+    import sys
+
+    from bench import REPO_ROOT
+
+    for name in ("with_codes", "no_codes"):
+        (tmp_path / name / "k1_self").mkdir(parents=True)
+        (tmp_path / name / "k1_self" / "0000.png").touch()
+    (tmp_path / "with_codes" / "codes.npz").touch()
+    external = tmp_path / "external.yaml"
+    folders = {name: str(tmp_path / name) for name in ("with_codes", "no_codes")}
+    external.write_text(json.dumps({"external": {"synthfaces": folders}}))
+    configs = [REPO_ROOT / "config/config.yaml", REPO_ROOT / "config/smoke.yaml", external]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "workflow/Snakefile")]
+        + ["--workflow-profile", str(REPO_ROOT / "profiles/smoke"), "--configfiles", *configs]
+        + ["--directory", str(tmp_path / "work"), "-n", "-p", "--cores", "1"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = result.stdout.split("\nrule ")
+    represent = [job for job in jobs if job.startswith("represent_external:")]
+    assert len(represent) == 1 and "--external-codes " + folders["with_codes"] in represent[0]
+    assert (
+        "--provenance results/runs/synthfaces/with_codes/seed0/pose_transfer/external.json"
+        in (represent[0])
+    )
+    assert "no_codes/seed0/representation" not in result.stdout
+    for table in ("verification_table:", "method_table:"):
+        inputs = [job.split("\n")[1] for job in jobs if job.startswith(table)]
+        assert any("with_codes/seed0/representation/" in i for i in inputs), table
+    imports = [job for job in jobs if job.startswith("import_outputs:")]
+    assert len(imports) == 2 and all("--no-codes-copy" in job for job in imports)

@@ -1,10 +1,13 @@
 # Methods outside methods/ (README "Score your own method"): config `external: {<dataset>:
 # {<name>: <folder>}}`. Each folder is imported as run <name>/seed0: import_outputs writes the
 # generated.npz synthesize writes for a built-in method, so score and score_faces score it
-# and the tables gather its rows (common.smk's runs(..., external=True)).
+# and the tables gather its rows (common.smk's runs(..., external=True)). A folder with
+# codes.npz also gets protocol 2 (representation.smk's represent_external, coded_runs).
 import re  # noqa: E402
+import shlex  # noqa: E402
 
 from bench.errors import ConfigError  # noqa: E402
+from bench.external import CODES_FILE  # noqa: E402
 from bench.methods.registry import method_registry  # noqa: E402
 
 
@@ -60,7 +63,7 @@ rule import_outputs:
     shell:
         "{PY} -m bench import {wildcards.dataset} --name {wildcards.method} "
         "--outputs {params.folder:q} --data {params.data} --run-dir {params.run_dir} "
-        "--k {params.k} --log {log}"
+        "--k {params.k} --no-codes-copy --log {log}"
 
 
 ruleorder: import_outputs > synthesize

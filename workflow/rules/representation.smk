@@ -1,10 +1,14 @@
 def coded_runs(dataset):
-    """(method, seed) pairs whose method provides an identity or pose code."""
-    return [
+    """(method, seed) pairs whose method provides an identity or pose code, then the
+    external runs (config ``external``, seed 0) whose folder has a codes.npz."""
+    builtin = [
         (m, s)
         for m, s in runs(dataset)
         if {"identity_code", "pose_code"} & get_method(m).cls.provides
     ]
+    folders = config["external"].get(dataset, {})
+    coded = [(m, "0") for m, folder in folders.items() if (Path(folder) / CODES_FILE).is_file()]
+    return builtin + coded
 
 
 def verification_files(dataset):
@@ -17,6 +21,16 @@ def verification_files(dataset):
         ),
         f"results/reference/{dataset}/scene_verification.json",
     ]
+
+
+def represent_settings():
+    return as_json(
+        {
+            "device": config["train"]["device"],
+            "pose_bin_width": config["pose_bin_width"],
+            "disentanglement": config["protocols"]["disentanglement"],
+        }
+    )
 
 
 rule represent:
@@ -39,14 +53,9 @@ rule represent:
         ),
         pdf=f"{RUN}/representation/tsne.pdf",
     params:
-        settings=lambda w: as_json(
-            {
-                "device": config["train"]["device"],
-                "pose_bin_width": config["pose_bin_width"],
-                "disentanglement": config["protocols"]["disentanglement"],
-            }
-        ),
+        settings=lambda w: represent_settings(),
         data=lambda w: f"results/data/{w.dataset}",
+        source=lambda w, input: f"--model {input.model}",
     threads: config["train"]["threads"]
     log:
         f"results/logs/represent/{{dataset}}/{{method}}/seed{{seed}}.log",
@@ -54,10 +63,32 @@ rule represent:
         f"results/benchmarks/represent/{{dataset}}/{{method}}/seed{{seed}}.tsv"
     shell:
         "{PY} -m bench represent --method {wildcards.method} --seed {wildcards.seed} "
-        "--data {params.data} --model {input.model} --params {params.settings:q} "
+        "--data {params.data} {params.source} --params {params.settings:q} "
         "--codes {output.codes} --out {output.metrics} "
         "--disentanglement {output.disentanglement} --figure {output.figure} "
         "--threads {threads} --log {log}"
+
+
+use rule represent as represent_external with:
+    """An external run's codes.npz (config ``external``), checked and scored by the same
+    stage as a method's codes, after its folder was imported (rule import_outputs)."""
+    input:
+        codes=lambda w: str(Path(external_folder(w)) / CODES_FILE),
+        provenance=rules.import_outputs.output.provenance,
+        meta=rules.prepare.output.meta,
+        pairs=rules.prepare.output.pairs,
+    wildcard_constraints:
+        method="|".join(map(re.escape, EXTERNAL_NAMES)) or "(?!)",
+        seed="0",
+    params:
+        settings=lambda w: represent_settings(),
+        data=lambda w: f"results/data/{w.dataset}",
+        source=lambda w, input: (
+            f"--external-codes {shlex.quote(input.codes)} --provenance {input.provenance}"
+        ),
+
+
+ruleorder: represent_external > represent
 
 
 rule scene_reference:
