@@ -286,6 +286,7 @@ def train(
     device = pick_device(settings.device)
     seed_everything(seed)
 
+    data = data.with_pose_labels(spec.cls.needs, spec.name)  # NaN poses: no label, no row
     info = data.info()
     sampling = spec.cls.sampling_for(config)
     method = _build_for_training(spec, config, info, device, settings)

@@ -75,8 +75,13 @@ def test_prepared_profiles_have_a_flag_and_no_estimated_pose(tmp_path):
     assert flagged.tolist() == [False, True, False]
     assert index.loc[flagged, ["est_yaw", "est_pitch", "est_roll"]].isna().all().all()
     assert index.loc[~flagged, "est_yaw"].notna().all()
+    # The columns training and evaluation read: n/a too, never the frontal fit's value.
+    assert index.loc[flagged, ["yaw", "pitch", "roll"]].isna().all().all()
+    assert index["pose_source"].tolist() == ["dlib68-pnp", "dlib68-pnp-unreliable", "dlib68-pnp"]
+    assert np.allclose(index.loc[~flagged, "yaw"], index.loc[~flagged, "est_yaw"])
     assert abs(index["photo_roll"].iloc[0] - 10) < 3
     assert read_meta(tmp_path / "out")["pose_flagged"] == 1
+    assert read_meta(tmp_path / "out")["pose_unlabelled"] == 1
 
 
 def test_aflw2000_labels_are_read_in_the_harness_convention(tmp_path):

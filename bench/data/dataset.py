@@ -6,7 +6,9 @@ step ``s`` draws exactly the batches an uninterrupted run would have drawn.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,15 +21,19 @@ from bench.data.batch import DatasetInfo, FaceBatch, Sampling
 from bench.data.index import (
     GROUPINGS,
     POSE_COLUMNS,
+    POSE_SUPERVISION,
     PoseBins,
     cached_array,
     group_rows,
     load_images_cached,
+    pose_labelled,
     read_index,
     read_landmarks,
     read_meta,
 )
 from bench.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +78,32 @@ class FaceData:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def with_pose_labels(self, needs: frozenset[str], method: str) -> FaceData:
+        """This split, or, where ``method`` needs pose labels, its rows that have one (counted
+        and logged); a split without any is an error naming the index."""
+        keep = pose_labelled(self.index)
+        if not POSE_SUPERVISION & needs or keep.all():
+            return self
+        if not keep.any():
+            raise DataError(
+                f"{self.root / 'index.csv'}: method {method!r} needs pose labels, but none of "
+                f"the {len(self)} {self.index['split'].iloc[0]} rows has one (yaw/pitch/roll "
+                "n/a: profiles flagged by the 68-point fit); train it on another dataset"
+            )
+        log.warning(
+            "%s: method %s needs pose labels: training on the %d of %d rows that have one (%d "
+            "without: pose_source %s)",
+            self.root / "index.csv", method, keep.sum(), len(self), (~keep).sum(),
+            ", ".join(sorted(set(self.index.loc[~keep, "pose_source"].astype(str)))),
+        )  # fmt: skip
+        return dataclasses.replace(
+            self,
+            index=self.index[keep].reset_index(drop=True),
+            images=self.images[keep],
+            landmarks=self.landmarks[keep],
+            visible=self.visible[keep],
+        )
 
     # -- labels ---------------------------------------------------------------------------
     @cached_property

@@ -303,6 +303,22 @@ class PoseBins:
         return len(self.centres)
 
     def assign(self, yaw: np.ndarray) -> np.ndarray:
-        """Bin index of each yaw (degrees), clipped to the outer bins."""
-        bins = np.rint((np.asarray(yaw, float) + 90.0) / self.width).astype(np.int64)
-        return np.clip(bins, 0, len(self) - 1)
+        """Bin index of each yaw (degrees), clipped to the outer bins; :data:`NO_BIN` (-1)
+        where the yaw is NaN (no pose label: a flagged profile), never a wrong bin."""
+        yaw = np.asarray(yaw, float)
+        labelled = np.isfinite(yaw)
+        bins = np.rint((np.where(labelled, yaw, 0.0) + 90.0) / self.width).astype(np.int64)
+        return np.where(labelled, np.clip(bins, 0, len(self) - 1), NO_BIN)
+
+
+#: The bin of a row without a pose label (:meth:`PoseBins.assign`).
+NO_BIN = -1
+#: Supervision (``Method.needs``) that reads the pose columns: such methods train on the
+#: rows with a pose label only (:func:`pose_labelled`).
+POSE_SUPERVISION = frozenset({"pose_angles", "pose_bins"})
+
+
+def pose_labelled(index: pd.DataFrame) -> np.ndarray:
+    """Rows whose yaw, pitch and roll are all known (real profiles flagged by the 68-point
+    fit have NaN there, ``pose_source`` ending in ``-unreliable``)."""
+    return np.isfinite(index[POSE_COLUMNS].to_numpy(np.float64)).all(axis=1)

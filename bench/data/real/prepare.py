@@ -96,15 +96,25 @@ def pending(sources: list[SourceImage], records: dict, out_dir: Path) -> list[So
     return todo
 
 
-def contract_pose(estimate: tuple, nominal: float | None, label: list) -> dict[str, float]:
-    """The index's yaw, pitch, roll: the dataset's labels, its nominal yaw, else the estimate."""
+#: Suffix of ``pose_source`` where the estimate was unreliable and yaw/pitch/roll are n/a.
+UNRELIABLE = "-unreliable"
+
+
+def contract_pose(
+    estimate: list, nominal: float | None, label: list, pose_source: str
+) -> dict[str, Any]:
+    """The index's yaw, pitch, roll and pose_source: the dataset's labels, its nominal yaw,
+    else the estimate (NaN for a flagged profile: ``pose_source`` then ends in -unreliable)."""
     if label[0] is not None:
         values = label
     elif nominal is not None:
         values = [nominal, 0.0, 0.0]
     else:
         values = list(estimate)
-    return dict(zip(("yaw", "pitch", "roll"), map(float, values), strict=True))
+        if not np.isfinite(values).all():  # a flagged fit: no label, never a wrong one
+            pose_source += UNRELIABLE
+    pose = dict(zip(("yaw", "pitch", "roll"), map(float, values), strict=True))
+    return {**pose, "pose_source": pose_source}
 
 
 def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> pd.DataFrame:
@@ -129,8 +139,7 @@ def index_table(sources: list[SourceImage], records: dict, pose_source: str) -> 
                 "clip": source.clip,
                 "session": source.session,
                 "split": source.split,
-                **contract_pose((yaw, pitch, roll), nominal, label),
-                "pose_source": pose_source,
+                **contract_pose(estimate, nominal, label, pose_source),
                 "expression": columns.pop("expression", 0),
                 "light": columns.pop("light", float("nan")),
                 "name": source.name,
@@ -289,9 +298,10 @@ def write_outputs(out_dir: Path, listing: Listing, sources: list, records: dict,
     flagged = int((index["pose_flag"] != "").sum())
     if flagged:
         log.warning(
-            "%s: %d face(s) flagged as profiles: the 68-point pose is unreliable there, so their "
-            "est_yaw/est_pitch/est_roll are n/a (pose_flag says why; yaw/pitch/roll keep the "
-            "frontal fit, which saturates near 40 degrees)",
+            "%s: %d face(s) flagged as profiles: the 68-point pose is unreliable there, so "
+            "their est_yaw/est_pitch/est_roll are n/a (pose_flag says why), and so are "
+            "yaw/pitch/roll where no dataset label replaces the estimate (pose_source "
+            "<estimator>-unreliable): pose-labelled training and drivers skip those rows",
             settings["dataset"],
             flagged,
         )
@@ -307,6 +317,7 @@ def write_outputs(out_dir: Path, listing: Listing, sources: list, records: dict,
         "skip_reasons": skip_reasons,
         **input_notes(sources, records, index),
         "pose_flagged": int((index["pose_flag"] != "").sum()),
+        "pose_unlabelled": int(index["yaw"].isna().sum()),
     }
 
 

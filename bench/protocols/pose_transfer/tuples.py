@@ -12,6 +12,8 @@ K-shot curve compares like with like.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,10 @@ import pandas as pd
 import torch
 
 from bench.data.dataset import FaceData, to_float_images
-from bench.data.index import load_images, read_meta
+from bench.data.index import load_images, pose_labelled, read_meta
 from bench.errors import DataError
+
+log = logging.getLogger(__name__)
 
 KINDS = ("self", "cross")
 PROTOCOL = "pose_transfer"
@@ -45,45 +49,61 @@ def make_tuples(
     sources from one multi-view session (Multi-PIE) instead of a video clip. Images of
     multi-view sessions (index column ``session >= 0``) are never video clips. Datasets
     without videos (LFW, CelebA) have one clip per person, so clip and identity are the
-    same there. Cross drivers are any image of another test identity.
+    same there. Cross drivers are any image of another test identity. Drivers (self and
+    cross) have a pose label: rows with NaN yaw/pitch/roll (real profiles the 68-point fit
+    flags) are sources only, counted in ``attrs["unlabelled_test_images"]``.
     """
     if sources not in ("clip", "identity", "session"):
         raise DataError(
             f"protocols.pose_transfer.sources: {sources!r} is not 'clip', 'identity' or 'session'"
         )
     rng = np.random.default_rng(seed)
+    labelled = pose_labelled(test_index)
+    test_index = test_index.assign(_labelled=labelled)
     groups = {i: g for i, g in test_index.groupby("identity", sort=True)}
     in_sessions = test_index["session"] >= 0
     recordings = test_index[in_sessions if sources == "session" else ~in_sessions]
     recordings_of = {i: g for i, g in recordings.groupby("identity", sort=True)}
     clip_size = 2 if sources == "identity" else k_max + 1
+
+    def usable_clips(recorded: pd.DataFrame) -> np.ndarray:
+        """Clips with ``clip_size`` images, one of them with a pose label (the self driver)."""
+        by_clip = recorded.groupby("clip")
+        usable = (by_clip.size() >= clip_size) & by_clip["_labelled"].any()
+        return usable.index[usable].to_numpy()
+
     eligible = [
         i
         for i, g in groups.items()
-        if len(g) >= k_max + 1
-        and i in recordings_of
-        and (recordings_of[i].groupby("clip").size() >= clip_size).any()
+        if len(g) >= k_max + 1 and i in recordings_of and len(usable_clips(recordings_of[i]))
     ]
-    if len(eligible) < 2:
+    drivable = [i for i, g in groups.items() if g["_labelled"].any()]
+    if len(eligible) < 2 or len(drivable) < 2:
         kind = "multi-view session" if sources == "session" else "video clip"
         raise DataError(
             f"pose_transfer needs at least 2 test identities with {k_max + 1} images "
             f"(K={k_max} sources + a driver) and a {kind} of {clip_size} images "
-            f"(protocols.pose_transfer.sources: {sources}); found {len(eligible)}"
+            f"(protocols.pose_transfer.sources: {sources}) holding a pose-labelled driver; "
+            f"found {len(eligible)} ({int((~labelled).sum())} test images have no pose label)"
         )
     rows = []
     for number in range(n_tuples):
         a = eligible[rng.integers(len(eligible))]
         images, recorded = groups[a], recordings_of[a]
-        clip_sizes = recorded.groupby("clip").size()
-        clip = rng.choice(clip_sizes.index[clip_sizes >= clip_size].to_numpy())
+        clip = rng.choice(usable_clips(recorded))
         in_clip = recorded["clip"] == clip
-        first, driver = rng.choice(recorded.loc[in_clip, "path"].to_numpy(), 2, replace=False)
+        if labelled.all():  # the draw of every fully labelled dataset, unchanged
+            first, driver = rng.choice(recorded.loc[in_clip, "path"].to_numpy(), 2, replace=False)
+        else:  # drivers only where the pose is known: pose error and pose-driven methods
+            driver = rng.choice(recorded.loc[in_clip & recorded["_labelled"], "path"].to_numpy())
+            others_in_clip = recorded.loc[in_clip & (recorded["path"] != driver), "path"]
+            first = rng.choice(others_in_clip.to_numpy())
         pool = images if sources == "identity" else recorded[in_clip]
         rest = pool.loc[~pool["path"].isin([first, driver]), "path"].to_numpy()
         sources_of_a = [first, *rng.choice(rest, size=k_max - 1, replace=False)]
-        others = [i for i in groups if i != a]
+        others = [i for i in drivable if i != a]
         b = others[rng.integers(len(others))]
+        cross = groups[b]
         rows.append(
             {
                 "tuple": number,
@@ -91,10 +111,12 @@ def make_tuples(
                 "sources": ";".join(sources_of_a),
                 "self_driver": driver,
                 "cross_identity": b,
-                "cross_driver": rng.choice(groups[b]["path"].to_numpy()),
+                "cross_driver": rng.choice(cross.loc[cross["_labelled"], "path"].to_numpy()),
             }
         )
-    return pd.DataFrame(rows)
+    tuples = pd.DataFrame(rows)
+    tuples.attrs["unlabelled_test_images"] = int((~labelled).sum())
+    return tuples
 
 
 def write_tuples(dataset_dir: Path, settings: dict[str, Any]) -> Path:
@@ -123,6 +145,20 @@ def write_tuples(dataset_dir: Path, settings: dict[str, Any]) -> Path:
     path = tuples_path(dataset_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tuples.to_csv(path, index=False)
+    unlabelled = tuples.attrs["unlabelled_test_images"]
+    summary = {
+        "tuples": len(tuples),
+        "test_images": len(test),
+        "unlabelled_test_images": unlabelled,
+        "drivers": "images with a pose label only" if unlabelled else "any test image",
+    }
+    path.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    if unlabelled:
+        log.warning(
+            "%s: %d of %d test images have no pose label (yaw/pitch/roll n/a): never drawn "
+            "as drivers, only as sources (%s)",
+            path, unlabelled, len(test), path.with_suffix(".json"),
+        )  # fmt: skip
     return path
 
 
