@@ -151,10 +151,31 @@ def check_protocol_requirements(
         )
 
 
+def check_trainable(config: dict[str, Any], source: str = "config") -> None:
+    """Raise ``ConfigError`` if a listed dataset is prepared evaluation-only (no train split).
+
+    Every method of ``methods`` is trained (or, for a reference, built) on the train split
+    of every dataset of ``datasets``; a folder prepared with ``folder.evaluation_only``
+    (and AFLW2000-3D, always) has none, so the run would fail in its first training job.
+    Such a dataset is for checking evaluators (``benchmarks/validate_head_pose.py``).
+    """
+    for dataset in config["datasets"]:
+        if config.get(dataset, {}).get("evaluation_only") and config["methods"]:
+            raise ConfigError(
+                f"{source}: dataset {dataset!r} is prepared evaluation-only "
+                f"({dataset}.evaluation_only: true: every identity in the test split, no train "
+                f"split), but methods {', '.join(config['methods'])} are trained on every "
+                f"dataset in 'datasets'; remove {dataset!r} from 'datasets' (check evaluators "
+                f"on it with benchmarks/validate_head_pose.py) or set {dataset}.evaluation_only: "
+                "false where it can be (a folder of enough people)"
+            )
+
+
 def check_requirements(config: dict[str, Any], source: str = "config") -> None:
     """Check every (dataset, method) pair and the pose-transfer protocol of a validated config."""
     from bench.methods.registry import get_method
 
+    check_trainable(config, source)
     for dataset in config["datasets"]:
         groupings = dataset_groupings(dataset, config[dataset])
         for name in config["methods"]:
