@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.metrics.pairs import (
+from bench.data.pairs import (
     SAME_SCENE_PAIRS_FILE,
     Pair,
     PairsFormatError,

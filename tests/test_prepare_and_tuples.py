@@ -9,10 +9,10 @@ import torch
 from bench.config import validate_config
 from bench.data.dataset import FaceData, to_float_images
 from bench.data.index import load_image, read_index, read_meta
+from bench.data.pairs import read_pairs
 from bench.data.prepare import prepare_synthfaces, scene_from_row
 from bench.data.synthfaces import Identity, Renderer
 from bench.methods.registry import get_method
-from bench.metrics.pairs import read_pairs
 from bench.protocols.pose_transfer import (
     make_driver,
     read_tuples,

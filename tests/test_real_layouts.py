@@ -16,6 +16,7 @@ from PIL import Image
 from bench.config import validate_config
 from bench.data.dataset import FaceData
 from bench.data.index import INDEX_COLUMNS, read_index, read_landmarks, read_meta
+from bench.data.pairs import read_pairs
 from bench.data.real.demo import packaged_faces, synthfaces_views, view
 from bench.data.real.layouts import (
     multipie_cameras,
@@ -26,7 +27,6 @@ from bench.data.real.layouts import (
     write_voxceleb2,
 )
 from bench.data.real.prepare import prepare_real
-from bench.metrics.pairs import read_pairs
 
 RESOLUTION = 32
 YAWS = [-20.0, -10.0, 0.0, 10.0, 20.0, 5.0]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.data.pairs import make_pairs, pair_image_path, write_pairs
 from bench.data.real.lfw import list_lfw, read_lfw_pairs
 from bench.errors import DataError
-from bench.metrics.pairs import make_pairs, pair_image_path, write_pairs
 
 
 def lfw_placeholders(root: Path, people: int, images: int) -> dict[str, int]:

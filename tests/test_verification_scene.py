@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.metrics.pairs import scene_groups_per_identity, write_scene_pairs
+from bench.data.pairs import scene_groups_per_identity, write_scene_pairs
 from bench.protocols.representation import (
     SCENE_FACTORS,
     SCENE_REFERENCE,

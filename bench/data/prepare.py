@@ -23,8 +23,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.data.index import INDEX_COLUMNS, grouping_sizes, save_image, scene_groups
+from bench.data.pairs import pair_image_path, scene_groups_per_identity, write_scene_pairs
 from bench.data.registry import SYNTHFACES
-from bench.metrics.pairs import pair_image_path, scene_groups_per_identity, write_scene_pairs
 
 log = logging.getLogger(__name__)
 

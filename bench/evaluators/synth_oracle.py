@@ -28,8 +28,8 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from bench.data.dataset import FaceData, to_float_images
+from bench.data.pairs import pair_image_path, read_pairs
 from bench.errors import CheckpointError, DataError
-from bench.metrics.pairs import pair_image_path, read_pairs
 from bench.metrics.pose import pose_error_degrees
 from bench.metrics.verification import evaluate_verification, pair_distances
 from bench.runtime import atomic_torch_save, load_checkpoint, seed_everything

@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 
 from bench.data.dataset import FaceData, to_float_images
+from bench.data.pairs import pair_image_path, read_pairs
 from bench.errors import DataError
 from bench.methods.api import Method
-from bench.metrics.pairs import pair_image_path, read_pairs
 from bench.metrics.specs import VERIFICATION_KEYS, spec_of
 from bench.metrics.verification import evaluate_verification, pair_distances
 from bench.protocols.results import load_arrays, save_arrays

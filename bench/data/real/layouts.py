@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.data.pairs import make_pairs, write_pairs
 from bench.data.real.multipie import CAMERA_YAW
-from bench.metrics.pairs import make_pairs, write_pairs
 
 Faces = dict[str, list[np.ndarray]]
 

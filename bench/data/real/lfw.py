@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bench.data.pairs import Pair, PairsFormatError, pair_image_path, read_pairs
 from bench.data.real.listing import Listing
 from bench.data.real.sources import SourceImage, require_dir, sorted_children
 from bench.errors import DataError
-from bench.metrics.pairs import Pair, PairsFormatError, pair_image_path, read_pairs
 
 _FILE = re.compile(r"(?P<name>.+)_(?P<number>\d{4})\.jpg")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.data.pairs import Pair
 from bench.data.real.sources import SourceImage
-from bench.metrics.pairs import Pair
 
 
 @dataclass

@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.data.index import INDEX_COLUMNS, grouping_sizes
+from bench.data.pairs import Pair, make_pairs, write_pairs
 from bench.data.real.datasets import DATASETS, resolve_root
 from bench.data.real.listing import Listing
 from bench.data.real.protocol import NO_PROTOCOL, choose_protocol, describe_pool, test_counts
@@ -30,7 +31,6 @@ from bench.data.real.records import open_work_dir, read_records
 from bench.data.real.sources import SourceImage
 from bench.data.real.worker import WorkerSettings, crop_path, init_worker, process_chunk
 from bench.errors import DataError
-from bench.metrics.pairs import Pair, make_pairs, write_pairs
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The verification protocol of a real dataset: fixed by the config, or sized from the data.
 
 ``<dataset>.pairs.sets`` and ``.per_set`` fix it; null (the default) sizes it from the test
-images, up to LFW View 2's 10 sets of 300 pairs (:func:`bench.metrics.pairs.largest_protocol`).
+images, up to LFW View 2's 10 sets of 300 pairs (:func:`bench.data.pairs.largest_protocol`).
 It is checked twice: on the listed test images before any image is processed (a config that
 asks for more than the folder has stops at once, naming the keys), and on the accepted ones.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from bench.data.pairs import largest_protocol, protocol_fits
 from bench.data.real.sources import SourceImage
 from bench.errors import DataError
-from bench.metrics.pairs import largest_protocol, protocol_fits
 
 NO_PROTOCOL = "2 sets of 1 matched and 1 mismatched pair need 4 test identities, 2 per set, each set with one of >= 2 images"
 

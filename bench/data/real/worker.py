@@ -13,12 +13,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bench.data.index import save_image
+from bench.data.pairs import pair_image_path
 from bench.data.real.align import TEMPLATE, AlignmentFailed, FaceAligner
 from bench.data.real.quality import dhash
 from bench.data.real.records import append_record
 from bench.data.real.sources import SourceImage
 from bench.data.real.video import read_frames
-from bench.metrics.pairs import pair_image_path
 
 #: Centre fallback (LFW): the template scaled to an eye distance of 16% of the image
 #: width, eyes at 45% of the height: where LFW's centred photos have the face.
