@@ -144,3 +144,31 @@ def test_identity_probe_rejects_bad_shapes() -> None:
         identity_probe(codes[None], identities)
     with pytest.raises(ValueError, match="at least 2 identities"):
         identity_probe(codes[:20], identities[:20])
+
+
+def test_probe_rows_leave_out_images_without_a_pose_label():
+    """Real profiles flagged by the 68-point fit have NaN poses; the pose probe reads the
+    labelled rows only (before, NaN reached the regression and the job failed)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bench.protocols.representation import probe_rows
+
+    rng = np.random.default_rng(0)
+    n = 120
+    poses = rng.uniform(-60, 60, size=(n, 3))
+    identities = np.repeat(np.arange(12), 10)
+    codes = {"identity": np.eye(12)[identities] + 0.01 * rng.normal(size=(n, 12))}
+    unlabelled = poses.copy()
+    unlabelled[::7] = np.nan
+    index = pd.DataFrame(
+        {"identity": identities, "yaw": unlabelled[:, 0], "pitch": unlabelled[:, 1],
+         "roll": unlabelled[:, 2]}
+    )  # fmt: skip
+    rows = probe_rows(codes, SimpleNamespace(index=index, poses=unlabelled))
+    full = probe_rows(codes, SimpleNamespace(index=index.fillna(0.0), poses=poses))
+    n_probe = {r["metric"]: r["n"] for r in rows}
+    n_full = {r["metric"]: r["n"] for r in full}
+    assert all(np.isfinite(r["value"]) for r in rows)
+    assert all(n_probe[m] < n_full[m] for m in n_probe)

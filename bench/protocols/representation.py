@@ -398,12 +398,17 @@ def probe_rows(codes: dict[str, np.ndarray], test: FaceData, seed: int = 0) -> l
 
     Pose decodable from the identity code, or identity from the pose code, is leakage.
     """
+    from bench.data.index import pose_labelled
     from bench.metrics.probes import identity_probe, pose_probe
 
     identities = test.index["identity"].to_numpy()
+    # Real profiles the 68-point fit flags have no pose label: probe pose on the rest.
+    labelled = pose_labelled(test.index)
     rows = []
     for code in sorted(codes, key=lambda c: (c != "identity", c)):
-        pose = pose_probe(codes[code], test.poses, identities, seed=seed)
+        pose = pose_probe(
+            codes[code][labelled], test.poses[labelled], identities[labelled], seed=seed
+        )
         probes = [
             ("probe_pose_r2", pose["r2_mean"], pose["n_test"]),
             ("probe_pose_mae", pose["mae_mean"], pose["n_test"]),

@@ -36,6 +36,13 @@ def tuples_path(dataset_dir: Path) -> Path:
     return Path(dataset_dir) / "protocols" / f"{PROTOCOL}.csv"
 
 
+def _check_sources(sources: str) -> None:
+    if sources not in ("clip", "identity", "session"):
+        raise DataError(
+            f"protocols.pose_transfer.sources: {sources!r} is not 'clip', 'identity' or 'session'"
+        )
+
+
 def make_tuples(
     test_index: pd.DataFrame, k_max: int, n_tuples: int, seed: int, sources: str = "clip"
 ) -> pd.DataFrame:
@@ -53,10 +60,7 @@ def make_tuples(
     cross) have a pose label: rows with NaN yaw/pitch/roll (real profiles the 68-point fit
     flags) are sources only, counted in ``attrs["unlabelled_test_images"]``.
     """
-    if sources not in ("clip", "identity", "session"):
-        raise DataError(
-            f"protocols.pose_transfer.sources: {sources!r} is not 'clip', 'identity' or 'session'"
-        )
+    _check_sources(sources)
     rng = np.random.default_rng(seed)
     labelled = pose_labelled(test_index)
     test_index = test_index.assign(_labelled=labelled)
