@@ -218,7 +218,9 @@ def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
 def main() -> None:
     """Build and save the asset."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench/data/synthfaces/assets/synthfaces_base.npz"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/data/synthfaces/assets/synthfaces_base.npz")
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
