@@ -81,7 +81,9 @@ def _pose_transfer_row(
         "K": int(k),
         "method": method,
         "seeds": int(group["seeds"].max()),
-        "N": int(group["n"].min()),
+        # Tuples scored: a metric averaging a subset (MKR: tuples whose target has a face)
+        # keeps its own n in metrics.json.
+        "N": int(group["n"].max()),
     }
     display = {"protocol": part, "K": str(int(k)), "method": method}
     shown = {p for p, _ in columns} | set(EXTRA_CSV_PREFIXES + FOLLOW_PREFIXES)
