@@ -7,6 +7,7 @@ stage writes for a built-in method, so the very same scoring code runs on it.
 """
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 #: The file a foreign method may add with its codes of every test image (protocol 2).
@@ -114,3 +115,28 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         "stage reads it from the folder and writes the run's codes itself)",
     )
     return parser
+
+
+def standalone_main(
+    prog: str,
+    description: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], None],
+    argv: list[str] | None,
+) -> int:
+    """``python -m bench.external.<module>``: parse, log to stderr, run; a ``BenchError``
+    is logged and exits 2."""
+    import logging
+
+    from bench.errors import BenchError
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run(args)
+    except BenchError as error:
+        logging.getLogger(prog).error("%s", error)
+        return 2
+    return 0

@@ -210,18 +210,11 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.errors import BenchError
+    from bench.external import standalone_main
 
-    parser = argparse.ArgumentParser(prog="python -m bench.external.export", description=__doc__)
-    add_export_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        run(args)
-    except BenchError as error:
-        log.error("%s", error)
-        return 2
-    return 0
+    return standalone_main(
+        "python -m bench.external.export", __doc__, add_export_arguments, run, argv
+    )
 
 
 if __name__ == "__main__":
