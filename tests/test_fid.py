@@ -239,6 +239,19 @@ def test_frechet_distance_matches_direct_sqrtm_computation() -> None:
         )
 
 
+def test_frechet_distance_equals_pytorch_fids_own_function_on_full_rank_statistics() -> None:
+    """The reference package's ``calculate_frechet_distance`` on the same full-rank
+    statistics (the CLI test above can only compare its value when its sqrtm is stable)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(2)
+    for dims in (16, 64, 256):
+        mu1, mu2 = rng.normal(size=dims), rng.normal(size=dims)
+        sigma1, sigma2 = _random_spd(rng, dims), _random_spd(rng, dims)
+        reference = calculate_frechet_distance(mu1, sigma1, mu2, sigma2)
+        assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(reference, rel=1e-6)
+
+
 def test_frechet_distance_of_shifted_means_is_the_squared_shift() -> None:
     sigma = _random_spd(np.random.default_rng(2), 16)
     shift = np.full(16, 0.5)
