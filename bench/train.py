@@ -132,18 +132,6 @@ class _LossLog:
         os.replace(tmp, self.path)
 
 
-def save_grid(images: torch.Tensor, path: Path) -> None:
-    """Save ``[rows, cols, 3, H, W]`` images in [0, 1] as one PNG grid."""
-    from torchvision.utils import make_grid
-
-    from bench.data.dataset import to_uint8_images
-    from bench.data.index import save_image
-
-    rows, cols = images.shape[:2]
-    grid = make_grid(images.reshape(rows * cols, *images.shape[2:]).float(), nrow=cols, padding=2)
-    save_image(path, to_uint8_images(grid[None])[0])
-
-
 def _build_for_training(
     spec: MethodSpec,
     config: dict[str, Any],
@@ -256,10 +244,19 @@ def _finite_losses(losses: dict[str, Any], where: str, ckpt_path: Path) -> dict[
 
 
 def _save_preview(method: Method, batch: Any, device: torch.device, path: Path) -> None:
-    """The method's preview of ``batch`` as a PNG grid (the method left in eval mode)."""
+    """The method's preview of ``batch`` as a PNG grid, each column headed by the method's
+    ``preview_headers`` (the method left in eval mode)."""
+    from bench.data.dataset import to_uint8_images
+    from bench.report.grids import save_headed_grid
+
     method.eval()
     with torch.no_grad():
-        save_grid(method.preview(batch.to(device)).cpu(), path)
+        images = method.preview(batch.to(device)).cpu()
+    rows, columns = images.shape[:2]
+    uint8 = to_uint8_images(images.reshape(rows * columns, *images.shape[2:]).float())
+    cells = uint8.reshape(rows, columns, *uint8.shape[1:])
+    title = f"{type(method).__name__}: training preview"
+    save_headed_grid(path, cells, method.preview_headers(columns), title)
 
 
 def train(

@@ -126,6 +126,11 @@ class Method(nn.Module):
         """
         return batch.images
 
+    def preview_headers(self, columns: int) -> list[str]:
+        """A header per column of :meth:`preview` (the training sample grid is labelled);
+        a method that adds columns overrides it."""
+        return [f"frame {i + 1}" for i in range(columns)]
+
     # -- capabilities ---------------------------------------------------------------------
     def transfer(self, sources: Tensor, driver: Driver) -> Tensor:
         """Identity from ``sources [B, K, 3, H, W]``, pose from ``driver``: ``[B, 3, H, W]``."""

@@ -90,3 +90,26 @@ def labelled_grid(
             axes[0, c].set_title(header, fontsize=8)
         part.suptitle(KIND_TITLES.get(kind, kind), fontsize=9)
     return figure
+
+
+def save_headed_grid(path: Path, images: np.ndarray, headers: Sequence[str], title: str) -> Path:
+    """Write ``images`` ``[rows, cols, H, W, 3]`` (uint8) as a PNG grid with a header per
+    column (the training preview: each method names its columns) and ``item <i>`` per row."""
+    rows, columns = images.shape[:2]
+    if len(headers) != columns:
+        raise DataError(f"{title}: {columns} image columns but {len(headers)} headers {headers}")
+    with styled():
+        figure = new_figure(0.5 + CELL_INCHES * columns, CELL_INCHES * rows + 0.7)
+        axes = figure.subplots(rows, columns, squeeze=False)
+        for r in range(rows):
+            for c in range(columns):
+                axes[r, c].imshow(images[r, c], interpolation="nearest")
+                axes[r, c].set_xticks([])
+                axes[r, c].set_yticks([])
+            axes[r, 0].set_ylabel(f"item {r}", fontsize=7)
+        for c, header in enumerate(headers):
+            axes[0, c].set_title(header, fontsize=7)
+        figure.suptitle(title, fontsize=9)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, format="png", dpi=DPI, metadata=PNG_METADATA)
+    return Path(path)

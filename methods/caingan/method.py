@@ -256,6 +256,9 @@ class CainGAN(Method):
         for net in (self.identity_discriminator, self.pose_discriminator):
             net.requires_grad_(not frozen)
 
+    def preview_headers(self, columns: int) -> list[str]:
+        return ["source 1", "target landmarks", "target", "output (true lm)", "output (drawn lm)"]
+
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: first source, target landmarks, target, x_t_hat from true landmarks, from drawn ones."""
         images, landmark_images = batch.images, batch.landmark_images

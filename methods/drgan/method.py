@@ -384,6 +384,12 @@ class DRGAN(Method):
         (names listed in ``adversarial_losses``, so pretraining logs them as 0); none here."""
         return {}
 
+    def preview_headers(self, columns: int) -> list[str]:
+        inputs = columns - len(PREVIEW_YAWS)
+        return [f"input {i + 1}" for i in range(inputs)] + [
+            f"G yaw {y:+.0f}°" for y in PREVIEW_YAWS
+        ]
+
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: the input images of the item, then G_dec(f, c, 0) at yaw -60 ... 60."""
         representation = self.represent_set(batch.images)

@@ -292,6 +292,9 @@ class FaceAAE(Method):
         """G(z*), z* ~ N(0, I) drawn from ``generator``."""
         return ((self.generator(self._prior(n, generator)) + 1) / 2).clamp(0, 1)
 
+    def preview_headers(self, columns: int) -> list[str]:
+        return ["frame 0", "G(E(x))", "G(Phi^-1(Phi(E(x))))", "frame 1", "0 in 1's pose", "G(z*)"]
+
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: frame 0, G(E(x)), G(Phi^-1(Phi(E(x)))), frame 1, frame 0 in frame 1's pose,
         and a sample G(z*) (a fixed local generator, so the global RNG is untouched)."""

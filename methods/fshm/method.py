@@ -153,6 +153,10 @@ class FSHM(Method):
         self.optimize("landmarks", loss)
         return loss.item()
 
+    def preview_headers(self, columns: int) -> list[str]:
+        sources = [f"source {i + 1}" for i in range(columns - 4)]
+        return [*sources, "target", "target landmarks", "output", "output (est. lm)"]
+
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: sources, target, its landmark image, G(y_t, e_hat), the same from estimated
         source landmarks (what transfer does)."""

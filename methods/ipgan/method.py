@@ -263,6 +263,9 @@ class IPGAN(Method):
             return -scores.mean()
         return ((scores - 1) ** 2).mean()
 
+    def preview_headers(self, columns: int) -> list[str]:
+        return ["x_a", "x_b", "x_a in x_b's pose", "G(E(x_a))", "prior sample"]
+
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: x_a, x_b, G(E_id(x_a), E_p(x_b)), G(E_id(x_a), E_p(x_a)), a prior sample."""
         x_a, x_b = batch.images[:, 0], batch.images[:, 1]

@@ -62,6 +62,9 @@ class PoseAutoencoder(Method):
         self.optimize("autoencoder", loss)
         return {"l1": loss.item()}
 
+    def preview_headers(self, columns: int) -> list[str]:
+        return ["source", "target", "output"]
+
     def preview(self, batch: FaceBatch) -> Tensor:
         """Columns: source, target (another image of the person), transfer to the target's pose."""
         output = self._generate(batch.images[:, :1], batch.pose[:, 1])
