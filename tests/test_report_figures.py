@@ -133,3 +133,18 @@ def test_sample_grid_refuses_a_panel_that_is_not_a_grid(tmp_path: Path) -> None:
         split_panel(np.zeros((16, 30, 3), np.uint8), 4)
     with pytest.raises(DataError, match="2 sample rows but 1 row labels"):
         save_labelled_grid(tmp_path / "s.png", [np.zeros((16, 32, 3), np.uint8)], ["self"], 1, [0])
+
+
+def test_training_preview_grid_has_a_header_per_column_and_refuses_a_mismatch(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from bench.errors import DataError
+    from bench.report.grids import save_headed_grid
+
+    cells = np.zeros((3, 4, 64, 64, 3), np.uint8)
+    path = save_headed_grid(tmp_path / "samples.png", cells, ["a", "b", "c", "d"], "M: preview")
+    width, height = Image.open(path).size
+    assert width > 4 * 64 and height > 3 * 64  # cells plus header, row labels and title
+    with pytest.raises(DataError, match="4 image columns but 3 headers"):
+        save_headed_grid(tmp_path / "bad.png", cells, ["a", "b", "c"], "M: preview")
