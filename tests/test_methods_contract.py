@@ -10,6 +10,7 @@ method cannot silently depend on data the contract does not give it.
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import fields
 
@@ -21,7 +22,7 @@ from conftest import make_face_data
 
 from bench.data.dataset import FaceData
 from bench.methods.api import Driver, FaceBatch
-from bench.methods.registry import discover
+from bench.methods.registry import discover, get_method
 from bench.perceptual import save_random_weights
 from bench.protocols.pose_transfer import make_driver
 from bench.train import TrainSettings, load_trained, train
@@ -204,7 +205,9 @@ def test_every_provided_capability_returns_the_contracted_shapes(name, data, tra
 
 def test_ipgan_identity_pool_mean_keeps_no_spatial_layout() -> None:
     """`identity_pool: mean` pools E_id globally; an unknown pool names the key."""
-    from methods.ipgan.model import IdentityEncoder
+    # methods/ load as the registry's packages (not an importable top-level `methods`)
+    package = get_method("ipgan").cls.__module__.rpartition(".")[0]
+    IdentityEncoder = importlib.import_module(f"{package}.model").IdentityEncoder  # noqa: N806
 
     flat, mean = IdentityEncoder(32, 4, 16), IdentityEncoder(32, 4, 16, pool="mean")
     images = torch.rand(2, 3, 32, 32)
