@@ -11,6 +11,19 @@ import pytest
 from bench.data.dataset import FaceData
 from bench.data.index import PoseBins
 
+#: A SynthFaces config small enough to render in about a second (32 px, 6 + 6 people, clips
+#: of 5 frames, 2 x 4 verification pairs): the tests that prepare, export or import a
+#: whole rendered dataset share it.
+SMALL_SYNTHFACES = {
+    "resolution": 32,
+    "train_identities": 6,
+    "test_identities": 6,
+    "clips_per_identity": 2,
+    "clip_length": 5,
+    "supersample": 1,
+    "pairs": {"sets": 2, "per_set": 4},
+}
+
 
 def make_face_data(
     n_identities: int = 6, per_identity: int = 4, resolution: int = 16, seed: int = 0

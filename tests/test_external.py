@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import SMALL_SYNTHFACES
 from PIL import Image
 
 from bench import REPO_ROOT
@@ -29,15 +30,7 @@ from bench.protocols.pose_transfer import (
     write_tuples,
 )
 
-SMALL = {
-    "resolution": 32,
-    "train_identities": 6,
-    "test_identities": 6,
-    "clips_per_identity": 2,
-    "clip_length": 5,
-    "supersample": 1,
-    "pairs": {"sets": 2, "per_set": 4},
-}
+SMALL = SMALL_SYNTHFACES
 K = [1, 3]
 ORACLE = {"steps": 3, "batch_size": 4, "width": 4, "lr": 1e-3, "seed": 0}
 

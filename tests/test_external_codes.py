@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import SMALL_SYNTHFACES
 
 from bench.cli import main as bench_main
 from bench.config import validate_config
@@ -21,15 +22,7 @@ from bench.protocols.pose_transfer import write_tuples
 from bench.protocols.representation import encode, load_codes
 from bench.train import load_trained, train
 
-SMALL = {
-    "resolution": 32,
-    "train_identities": 6,
-    "test_identities": 6,
-    "clips_per_identity": 2,
-    "clip_length": 5,
-    "supersample": 1,
-    "pairs": {"sets": 2, "per_set": 4},
-}
+SMALL = SMALL_SYNTHFACES
 K = [1]
 SETTINGS = {"device": "cpu", "pose_bin_width": 15}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_SYNTHFACES
 
 from bench.config import validate_config
 from bench.data.dataset import FaceData, to_float_images
@@ -22,15 +23,7 @@ from bench.protocols.pose_transfer import (
 )
 from bench.train import TrainSettings, train
 
-SMALL = {
-    "resolution": 32,
-    "train_identities": 6,
-    "test_identities": 6,
-    "clips_per_identity": 2,
-    "clip_length": 5,
-    "supersample": 1,
-    "pairs": {"sets": 2, "per_set": 4},
-}
+SMALL = SMALL_SYNTHFACES
 
 
 @pytest.fixture(scope="module")
