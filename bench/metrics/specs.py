@@ -131,6 +131,8 @@ def _specs() -> dict[str, MetricSpec]:
         MetricSpec("fid", False, evaluator="inception-v3-pool3", extras=DISTRIBUTION_EXTRAS),
         # LPIPS v0.1 vs the reference image; the evaluator is its backbone: alex-v0.1, vgg-v0.1.
         MetricSpec("lpips", False, extras=frozenset({"weights_sha256"})),
+        # FVD over I3D Kinetics-400 logits; the evaluator is the I3D weights' variant.
+        MetricSpec("fvd", False, extras=DISTRIBUTION_EXTRAS | {"num_frames"}),
         *(
             MetricSpec(
                 f"verification_{key}",
