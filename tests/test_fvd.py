@@ -10,6 +10,7 @@ and [N, 400] output, and the state-dict tests a seeded random :class:`InceptionI
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,24 @@ def test_short_clips_and_too_few_frames_are_errors_naming_the_length() -> None:
         preprocess_videos(np.zeros((2, 16, 32, 32, 3), np.float32))
 
 
+def test_fvd_of_clips_shorter_than_the_frames_asked_is_na_naming_the_lengths(
+    torchscript_file: Path,
+) -> None:
+    row = fvd(_videos(4, frames=16), _videos(4, frames=12), torchscript_file, **ROW)
+    assert math.isnan(row.value)
+    assert row.na_reason == (
+        "fvd scores the first 16 frames of each clip; the real clips have 16 frames, "
+        "the generated 12"
+    )
+    validate_row(row.to_row())
+    twelve = fvd(
+        _videos(4, 12, seed=1), _videos(4, 12, seed=2), torchscript_file, num_frames=12, **ROW
+    )
+    assert twelve.value > 0 and twelve.metric.endswith("/12f-224px]")
+    with pytest.raises(ValueError, match="at least 9 frames"):
+        fvd(_videos(4, 12), _videos(4, 12), torchscript_file, num_frames=8, **ROW)
+
+
 def test_torchscript_file_loads_and_gives_the_network_output_on_the_preprocessed_clips(
     torchscript_file: Path,
 ) -> None:
@@ -192,6 +211,21 @@ def test_state_dict_file_loads_strictly_into_inception_i3d(tmp_path: Path) -> No
     with torch.inference_mode():
         direct = network(preprocess_videos(clip, MIN_FRAMES)).double().numpy()
     np.testing.assert_allclose(features, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_a_legacy_state_dict_without_batchnorm_counters_loads(tmp_path: Path) -> None:
+    """pytorch-i3d's rgb_imagenet.pt predates torch.save's zip format and BatchNorm's
+    num_batches_tracked; such a file loads (weights_only, strict) to the same weights."""
+    state = {
+        key: value
+        for key, value in InceptionI3d().state_dict().items()
+        if not key.endswith("num_batches_tracked")
+    }
+    path = tmp_path / STATE_DICT_FILENAME
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    assert not zipfile.is_zipfile(path) and weights_format(path) == "state_dict"
+    loaded = I3DFeatures(path).model.state_dict()
+    assert all(torch.equal(loaded[key], value) for key, value in state.items())
 
 
 def test_missing_weights_give_an_na_row_naming_the_file_and_the_key(tmp_path: Path) -> None:

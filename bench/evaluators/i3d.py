@@ -115,9 +115,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_videos(videos: Any, num_frames: int) -> np.ndarray:
-    """Clips as uint8 [N, T, H, W, 3] with T >= ``num_frames`` >= MIN_FRAMES, else a
-    ValueError naming the shape or length."""
+def as_clips(videos: Any) -> np.ndarray:
+    """Clips as a uint8 array [N, T, H, W, 3], else a ValueError naming the dtype or shape."""
     if isinstance(videos, torch.Tensor):
         videos = videos.detach().cpu().numpy()
     videos = np.asarray(videos)
@@ -128,6 +127,13 @@ def check_videos(videos: Any, num_frames: int) -> np.ndarray:
         )
     if videos.ndim != 5 or videos.shape[-1] != 3:
         raise ValueError(f"fvd needs RGB clips [N,T,H,W,3], got shape {videos.shape}.")
+    return videos
+
+
+def check_videos(videos: Any, num_frames: int) -> np.ndarray:
+    """Clips as uint8 [N, T, H, W, 3] with T >= ``num_frames`` >= MIN_FRAMES, else a
+    ValueError naming the shape or length."""
+    videos = as_clips(videos)
     if num_frames < MIN_FRAMES:
         raise ValueError(f"fvd: I3D needs at least {MIN_FRAMES} frames, asked for {num_frames}.")
     if videos.shape[1] < num_frames:

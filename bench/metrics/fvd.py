@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from bench.errors import EvaluatorUnavailable
-from bench.evaluators.i3d import DEFAULT_FRAMES, VARIANTS, check_videos, fvd_evaluator, load_i3d
+from bench.evaluators.i3d import (
+    DEFAULT_FRAMES,
+    MIN_FRAMES,
+    VARIANTS,
+    as_clips,
+    fvd_evaluator,
+    load_i3d,
+)
 from bench.metrics.fid import feature_statistics, fid_label, frechet_distance
 from bench.metrics.specs import spec_of
 from bench.score import Score
@@ -49,13 +56,14 @@ def fvd(
     ``extractor``: an :class:`~bench.evaluators.i3d.I3DFeatures` already loaded (or the
     :class:`EvaluatorUnavailable` ``load_i3d`` returned), so callers scoring many rows load
     the network once; without it the weights come from ``weights_path`` or the hub cache.
-    Missing weights give an n/a row whose reason names the file; clips shorter than
-    ``num_frames`` are a ValueError naming the length.
+    Missing weights give an n/a row whose reason names the file, clips shorter than
+    ``num_frames`` one naming the lengths (as LPIPS is n/a below its backbone's smallest
+    side); clips that are not uint8 [N, T, H, W, 3] are a ValueError.
     """
-    check_videos(real_videos, num_frames)
-    check_videos(fake_videos, num_frames)
-    if extractor is None:
-        extractor = load_i3d(weights_path, device)
+    real_videos, fake_videos = as_clips(real_videos), as_clips(fake_videos)
+    lengths = real_videos.shape[1], fake_videos.shape[1]
+    if num_frames < MIN_FRAMES:
+        raise ValueError(f"fvd: I3D needs at least {MIN_FRAMES} frames, asked for {num_frames}.")
     spec = spec_of("fvd")
     n = len(fake_videos)
     common: dict[str, Any] = {"protocol": protocol, "kind": kind, "k": k, "spread": "none"}
@@ -64,13 +72,21 @@ def fvd(
         "num_frames": num_frames,
         "sample_label": fid_label(n),
     }
-    if isinstance(extractor, EvaluatorUnavailable):  # named as the first file looked for
-        names = {"evaluator": VARIANTS["torchscript"]}
-        names["qualifier"] = fvd_evaluator("torchscript", num_frames)
+    if min(lengths) >= num_frames and extractor is None:
+        extractor = load_i3d(weights_path, device)
+    # Named by the file read; without one, by the first file looked for (the TorchScript).
+    variant = getattr(extractor, "variant", "torchscript")
+    names = {"evaluator": VARIANTS[variant], "qualifier": fvd_evaluator(variant, num_frames)}
+    if min(lengths) < num_frames:
+        reason = (
+            f"fvd scores the first {num_frames} frames of each clip; the real clips have "
+            f"{lengths[0]} frames, the generated {lengths[1]}"
+        )
+        return Score.unavailable(spec, reason, n, extra=extra, **names, **common)
+    if isinstance(extractor, EvaluatorUnavailable):
         return Score.unavailable(spec, str(extractor), n, extra=extra, **names, **common)
     real = extractor.features(real_videos, num_frames, batch_size)
     fake = extractor.features(fake_videos, num_frames, batch_size)
     extra["weights_sha256"] = extractor.weights_sha256
     value = fvd_from_features(real, fake)
-    names = {"evaluator": VARIANTS[extractor.variant], "qualifier": extractor.evaluator(num_frames)}
     return Score.measured(spec, value, n, extra=extra, **names, **common)
