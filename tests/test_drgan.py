@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import numpy as np
 import pandas as pd
@@ -236,3 +237,56 @@ def test_a_run_killed_after_an_early_stop_resumes_to_the_same_weights(name, data
     assert int(straight["pretrain_end"]) == stop
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), f"{key} differs after resume"
+
+
+def test_d_accuracies_against_hand_counted_decisions() -> None:
+    """Each accuracy column is the share of hand-countable argmax / sign decisions, for the
+    real/fake logit (bce) and for the (N_d+1)-way softmax's "synthetic" class."""
+    d_accuracies = sys.modules[get_method("drgan").cls.__module__].d_accuracies
+    n_id = 3
+    # real: identities [0, 1, 2, 0], argmax over N_d [0, 1, 0, 0]: 3 of 4; poses [1, 0, 1, 1],
+    # argmax [1, 0, 0, 1]: 3 of 4
+    real_id = torch.tensor([[5.0, 0, 0, 0], [0, 5, 0, 0], [5, 0, 0, 0], [5, 0, 0, 9]])
+    real_pose = torch.tensor([[0.0, 1], [1, 0], [1, 0], [0, 1]])
+    fake_id = torch.tensor([[0.0, 5, 0, 0], [0, 0, 0, 5], [0, 0, 5, 0], [0, 0, 0, 5]])
+    fake_pose = torch.tensor([[1.0, 0], [1, 0], [0, 1], [1, 0]])
+    identity, pose_bin = torch.tensor([0, 1, 2, 0]), torch.tensor([1, 0, 1, 1])
+    fake_identity, target = torch.tensor([1, 1, 2, 0]), torch.tensor([0, 0, 0, 0])
+    bce = d_accuracies(
+        (real_id, real_pose, torch.tensor([1.0, -1, 2, 3])),
+        identity,
+        pose_bin,
+        (fake_id, fake_pose, torch.tensor([-1.0, -2, 1, 1])),
+        fake_identity,
+        target,
+        n_id,
+    )
+    assert bce == {
+        "acc_d_real_id": 0.75,
+        "acc_d_real_pose": 0.75,
+        "acc_d_real": 0.75,
+        "acc_d_fake": 0.5,
+        "acc_g_id": 0.5,
+        "acc_g_pose": 0.75,
+    }
+    softmax = d_accuracies(
+        (real_id, real_pose, None), identity, pose_bin, (fake_id, fake_pose, None),
+        fake_identity, target, n_id,
+    )  # fmt: skip
+    # the "synthetic" class (index 3) is the argmax of real row 4 and fake rows 2 and 4
+    assert softmax["acc_d_real"] == 0.75 and softmax["acc_d_fake"] == 0.5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_train_log_has_d_accuracies_in_the_adversarial_phase(name, data, tmp_path) -> None:
+    """Every step logs the accuracy columns: 0 while pretraining, shares in [0, 1] after."""
+    spec, config, _ = build(name, data, pretrain_steps=2, pretrain_until_accuracy=None, steps=5)
+    train(spec, config, data, tmp_path, seed=0, settings=TrainSettings(checkpoint_every=100))
+    log = pd.read_csv(tmp_path / "train_log.csv")
+    columns = [
+        "acc_d_real_id", "acc_d_real_pose", "acc_d_real", "acc_d_fake", "acc_g_id", "acc_g_pose"
+    ]  # fmt: skip
+    assert (log.loc[log["adversarial"] == 0, columns] == 0).all().all()
+    adversarial = log.loc[log["adversarial"] == 1, columns]
+    assert len(adversarial) == 3 and ((adversarial >= 0) & (adversarial <= 1)).all().all()
+    assert adversarial.to_numpy().sum() > 0

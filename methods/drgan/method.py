@@ -39,6 +39,19 @@ SAMPLING_GROUPS = (None, "identity", "clip", "session")
 ACCURACY_MOMENTUM = 0.9
 
 DOutputs = tuple[Tensor, Tensor, Tensor | None]
+#: D's accuracies on the batch of G's update, logged at every adversarial step (0 while
+#: pretraining): D^d and D^p on the real images, the real/fake decision on real and on
+#: synthetic images, and how often D^d gives a synthetic image the input's identity and D^p
+#: its target bin (G's "fooling" rates: where these are high and the images are no faces,
+#: G has found patterns that D's classifiers read and a face oracle does not).
+ACCURACY_COLUMNS = (
+    "acc_d_real_id",
+    "acc_d_real_pose",
+    "acc_d_real",
+    "acc_d_fake",
+    "acc_g_id",
+    "acc_g_pose",
+)
 
 
 def discriminator_loss(
@@ -89,6 +102,39 @@ def generator_loss_bce(fake: DOutputs, identity: Tensor, target_bin: Tensor) -> 
         "g_id": F.cross_entropy(fake[0], identity),
         "g_real": F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit)),
         "g_pose": F.cross_entropy(fake[1], target_bin),
+    }
+
+
+@torch.no_grad()
+def d_accuracies(
+    real: DOutputs,
+    identity: Tensor,
+    pose_bin: Tensor,
+    fake: DOutputs,
+    fake_identity: Tensor,
+    target_bin: Tensor,
+    n_identities: int,
+) -> dict[str, float]:
+    """The ``ACCURACY_COLUMNS`` of D's outputs on real images (with their labels) and on
+    synthetic ones (with the identity they must show and their target bin). The real/fake
+    decision is the logit's sign (``bce``) or whether the (N_d+1)-way argmax is the
+    "synthetic" class (``softmax``, ``real[2]`` None)."""
+
+    def mean(hits: Tensor) -> float:
+        return float(hits.float().mean())
+
+    if real[2] is not None:
+        real_ok, fake_ok = real[2] > 0, fake[2] < 0
+    else:
+        real_ok = real[0].argmax(dim=1) != n_identities
+        fake_ok = fake[0].argmax(dim=1) == n_identities
+    return {
+        "acc_d_real_id": mean(real[0][:, :n_identities].argmax(dim=1) == identity),
+        "acc_d_real_pose": mean(real[1].argmax(dim=1) == pose_bin),
+        "acc_d_real": mean(real_ok),
+        "acc_d_fake": mean(fake_ok),
+        "acc_g_id": mean(fake[0].argmax(dim=1) == fake_identity),
+        "acc_g_pose": mean(fake[1].argmax(dim=1) == target_bin),
     }
 
 
@@ -318,6 +364,7 @@ class DRGAN(Method):
             "pretrain_pose": 0.0 if pose_loss is None else pose_loss.item(),
             "pretrain_accuracy": float(running),
             **dict.fromkeys(self.adversarial_losses, 0.0),
+            **dict.fromkeys(ACCURACY_COLUMNS, 0.0),
         }
 
     def adversarial_step(
@@ -369,6 +416,15 @@ class DRGAN(Method):
         self.optimize("g", sum(g_losses.values()))
         self.discriminator.requires_grad_(True)
         losses = {name: loss.item() for name, loss in {**d_losses, **g_losses}.items()}
+        accuracies = d_accuracies(
+            real_out,
+            identity,
+            pose_bin,
+            fake_out,
+            torch.cat([fake_identity for _, fake_identity, _ in fakes.values()]),
+            torch.cat([target_bin for _, _, target_bin in fakes.values()]),
+            self.info.n_identities,
+        )
         return {
             "adversarial": 1.0,
             "d_updated": float(update_d),
@@ -377,6 +433,7 @@ class DRGAN(Method):
             "pretrain_accuracy": float(self.pretrain_accuracy),
             **losses,
             **self.synthesis_losses(),
+            **accuracies,
         }
 
     def synthesis_losses(self) -> dict[str, float]:
