@@ -4,7 +4,8 @@ Kinetics-400 logits of real and generated clips.
 The features are :class:`bench.evaluators.i3d.I3DFeatures` (first 16 frames of each clip by
 default, each frame resized to 224x224 and scaled to [-1, 1]); the distance is FID's own
 :func:`bench.metrics.fid.frechet_distance` over :func:`bench.metrics.fid.feature_statistics`
-(sample covariance, ``np.cov``; StyleGAN-V's ``FeatureStats`` divides by N instead). The
+(the N - 1 sample covariance, as TF-GAN's ``frechet_classifier_distance_from_activations``,
+which the reference calls, uses; StyleGAN-V's ``FeatureStats`` divides by N). The
 row is named by its variant, ``fvd[i3d-k400-tfhub-torchscript/logits400/16f-224px]`` (its
 ``evaluator`` the network, ``i3d-k400-tfhub-torchscript``), and is n/a naming the weights
 file and ``evaluators.fvd.weights_path`` when the file is missing. Like FID it is biased
