@@ -1,7 +1,8 @@
 """Validate the head-pose evaluators on exact or labelled poses, binned by |yaw|.
 
 Every head-pose evaluator of the harness is run on the same images: ``dlib68-pnp`` (dlib's
-detector and 68 points, PnP), ``mediapipe-facemesh-pnp`` (Face Mesh, the same PnP; n/a
+detector and 68 points, PnP), ``mtcnn5-pnp`` (MTCNN's 5 points, the same PnP; a profile
+by its 5 points is flagged), ``mediapipe-facemesh-pnp`` (Face Mesh, the same PnP; n/a
 without mediapipe) and ``prepare-dlib68-pnp`` (what real-data preparation stores: MTCNN
 5-point alignment, dlib's 68 points in the crop, PnP, and the profile flag, whose faces
 count as flagged instead of labelled; its roll is the photo's, ``photo_roll``). Per |yaw|
@@ -38,7 +39,7 @@ from bench.errors import EvaluatorUnavailable
 log = logging.getLogger("validate_head_pose")
 SYNTH_BINS = ((0, 15), (15, 30), (30, 45), (45, 60), (60, 90))
 AFLW_BINS = ((0, 30), (30, 60), (60, 90))
-EVALUATORS = ("dlib68-pnp", "mediapipe-facemesh-pnp", "prepare-dlib68-pnp")
+EVALUATORS = ("dlib68-pnp", "mtcnn5-pnp", "mediapipe-facemesh-pnp", "prepare-dlib68-pnp")
 IDENTITY_SEED_BASE = 1_000_000  # identities not used to calibrate PITCH_OFFSET
 
 #: One image -> (yaw, pitch, roll) [3] (NaN where missed) and whether the fit was flagged.
@@ -90,6 +91,8 @@ def make_estimator(name: str, resolution: int = 128) -> Estimator:
 
         model = DlibHeadPose()
         return lambda image: (model.estimate(image[None])[0][0], False)
+    if name == "mtcnn5-pnp":
+        return _mtcnn_estimator()
     if name == "mediapipe-facemesh-pnp":
         from bench.evaluators.mediapipe_face import MediaPipeHeadPose
 
@@ -109,6 +112,20 @@ def make_estimator(name: str, resolution: int = 128) -> Estimator:
 
         return prepare
     raise ValueError(f"unknown evaluator {name!r}; known: {', '.join(EVALUATORS)}")
+
+
+def _mtcnn_estimator() -> Estimator:
+    """``mtcnn5-pnp``: the fitted angles of every detected face and whether its 5 points are a profile."""
+    from bench.evaluators.mtcnn_face import MtcnnFace, estimate_head_pose_5
+
+    face = MtcnnFace()
+
+    def estimate(image: np.ndarray) -> tuple[np.ndarray, bool]:
+        points, _ = face.landmarks(image[None])
+        angles, flags = estimate_head_pose_5(points, image.shape[:2])
+        return angles[0], bool(flags[0])
+
+    return estimate
 
 
 def run_estimator(estimate: Estimator, images: list[np.ndarray]) -> tuple[np.ndarray, ...]:

@@ -3,6 +3,8 @@ misses counted."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ import torch
 from bench.config import validate_config
 from bench.data.dataset import FaceData, to_uint8_images
 from bench.data.prepare import prepare_synthfaces
-from bench.errors import EvaluatorUnavailable
+from bench.errors import DataError, EvaluatorUnavailable
 from bench.evaluators import facenet
 from bench.protocols.face_scores import FaceEvaluators, reference_features, score_faces
 from bench.protocols.pose_transfer import read_tuples, resolve_tuples, write_tuples
@@ -194,3 +196,71 @@ def test_a_key_with_missing_outputs_is_scored_on_the_tuples_it_has(dataset):
         assert got["metric"] == want["metric"] and got["n_missing"] == 1
         assert got["n"] == want["n"] and got.get("n_used") == want.get("n_used")
         assert np.isnan(want["value"]) or got["value"] == want["value"]
+
+
+@pytest.fixture(scope="module")
+def mtcnn_scored(dataset):
+    """``mtcnn`` rows for self targets shifted 2 px right, one of them blanked, and the inputs."""
+    test = FaceData.load(dataset, "test")
+    tuples = read_tuples(dataset)
+    settings = {**SETTINGS, "evaluators": ["mtcnn"], **SCORING}
+    evaluators = FaceEvaluators(settings)
+    reference = reference_features(test, tuples, evaluators, settings)
+    outputs = np.roll(to_uint8_images(resolve_tuples(test, tuples.iloc[:4]).targets["self"]), 2, 2)
+    outputs[[1]] = 0  # no face at all
+    rows = score_faces({"k1_self": outputs}, reference, evaluators, settings)
+    return rows, evaluators.features(outputs), reference
+
+
+def test_mtcnn_akd_mkr_and_pose_error_equal_a_numpy_reference(mtcnn_scored):
+    rows, generated, reference = mtcnn_scored
+    got = by_metric(rows, "self", 1)
+    points, found = generated["mtcnn_landmarks"], generated["mtcnn_found"]
+    target, target_found = (
+        reference["self_target_mtcnn_landmarks"],
+        reference["self_target_mtcnn_found"],
+    )
+    both = found & target_found
+    assert both.sum() >= 2 and (target_found & ~found).sum() >= 1  # not a trivial check
+    distances = [
+        np.mean(np.sqrt(((points[i] - target[i]) ** 2).sum(1))) for i in np.flatnonzero(both)
+    ]
+    akd = got["akd[mtcnn-5]"]
+    assert akd["value"] == pytest.approx(np.mean(distances), rel=1e-12) and akd["value"] > 0.5
+    assert akd["n"] == 4 and akd["n_used"] == both.sum() and akd["evaluator"] == "mtcnn-5"
+    mkr = got["mkr[mtcnn-5]"]
+    assert mkr["value"] == pytest.approx((target_found & ~found).sum() / target_found.sum())
+    assert mkr["n"] == target_found.sum()
+    pose, driver = generated["mtcnn_pose"], reference["self_driver_mtcnn_pose"]
+    ok = np.isfinite(pose).all(1) & np.isfinite(driver).all(1)
+    assert ok.sum() >= 2
+    error = np.abs((pose[ok] - driver[ok] + 180.0) % 360.0 - 180.0)
+    for name, column in (("pose_error_yaw", 0), ("pose_error_pitch", 1), ("pose_error_roll", 2)):
+        assert got[f"{name}[mtcnn5-pnp]"]["value"] == pytest.approx(error[:, column].mean())
+    assert got["pose_error[mtcnn5-pnp]"]["value"] == pytest.approx(error.mean())
+    assert got["pose_error[mtcnn5-pnp]"]["n_used"] == ok.sum()
+
+
+def test_the_face_table_shows_the_mtcnn_columns_with_their_evaluator_names(mtcnn_scored, tmp_path):
+    from bench.report.tables import write_face_tables
+
+    rows, _, _ = mtcnn_scored
+    path = tmp_path / "metrics_faces.json"
+    content = [{**row, "method": "shifted", "seed": 0, "dataset": "toy"} for row in rows]
+    path.write_text(json.dumps({"rows": content}, default=float))
+    write_face_tables([path], tmp_path, "toy")
+    table = (tmp_path / "toy_pose_transfer_faces.md").read_text()
+    for header in ("AKD px [mtcnn-5] ↓", "MKR [mtcnn-5] ↓", "pose err ° [mtcnn5-pnp] ↓"):
+        assert header in table
+    assert "mtcnn5-pnp" in table.split("|")[-1]  # the notes say what the evaluator is
+    csv = (tmp_path / "toy_pose_transfer_faces.csv").read_text().splitlines()[0]
+    assert "pose_error_yaw[mtcnn5-pnp] ↓ mean" in csv
+
+
+def test_a_reference_without_the_mtcnn_features_is_refused_saying_what_to_rerun(mtcnn_scored):
+    rows, generated, reference = mtcnn_scored
+    old = {k: v for k, v in reference.items() if "mtcnn" not in k}
+    evaluators = FaceEvaluators.__new__(FaceEvaluators)
+    evaluators.dlib, evaluators.facenet, evaluators.mtcnn = None, None, object()
+    with pytest.raises(DataError, match="no mtcnn features.*face-reference"):
+        score_faces({"k1_self": np.zeros((4, 64, 64, 3), np.uint8)}, old, evaluators, SETTINGS)

@@ -75,28 +75,52 @@ def estimate_head_pose(
     pitch_offset: float = PITCH_OFFSET,
 ) -> np.ndarray:
     """Yaw, pitch, roll ``[N, 3]`` in degrees from 68 landmarks ``[N, 68, 2]`` (x, y pixels); NaN rows stay NaN."""
-    cv2 = _import("cv2")
     landmarks = np.asarray(landmarks, dtype=np.float64)
     if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2):
         raise BenchError(
             f"expected landmarks [N, 68, 2] (iBUG order, x/y pixels), got shape {landmarks.shape}"
         )
+    return solve_head_pose(
+        landmarks[:, list(POSE_LANDMARKS)], MODEL_POINTS, image_size, focal_scale, pitch_offset
+    )
+
+
+def solve_head_pose(
+    points: np.ndarray,
+    model_points: np.ndarray,
+    image_size: int | tuple[int, int],
+    focal_scale: float = FOCAL_SCALE,
+    pitch_offset: float = PITCH_OFFSET,
+) -> np.ndarray:
+    """Yaw, pitch, roll ``[N, 3]`` (degrees) of ``model_points`` ``[P, 3]`` fitted to ``points`` ``[N, P, 2]``.
+
+    The PnP fit every landmark head-pose estimator shares: OpenCV axes for the model, its
+    first point the nose tip (where the frontal start is placed); a row with a NaN stays NaN.
+    """
+    cv2 = _import("cv2")
+    points = np.asarray(points, dtype=np.float64)
+    model_points = np.asarray(model_points, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (len(model_points), 2):
+        raise BenchError(
+            f"expected points [N, {len(model_points)}, 2] (x/y pixels, the model's order), "
+            f"got shape {points.shape}"
+        )
     height, width = _image_shape(image_size)
     focal = focal_scale * width
     camera = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
-    model_spread = np.sqrt(((MODEL_POINTS - MODEL_POINTS.mean(0)) ** 2).sum(1).mean())
-    angles = np.full((len(landmarks), 3), np.nan)
-    for i, points in enumerate(landmarks[:, list(POSE_LANDMARKS)]):
-        if not np.isfinite(points).all():
+    model_spread = np.sqrt(((model_points - model_points.mean(0)) ** 2).sum(1).mean())
+    angles = np.full((len(points), 3), np.nan)
+    for i, row in enumerate(points):
+        if not np.isfinite(row).all():
             continue
-        spread = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
+        spread = np.sqrt(((row - row.mean(0)) ** 2).sum(1).mean())
         if spread <= 0:
             continue
         depth = focal * model_spread / spread  # frontal start at the depth matching the 2D size
-        nose = points[0]
+        nose = row[0]
         start = np.array([[(nose[0] - width / 2.0) * depth / focal], [(nose[1] - height / 2.0) * depth / focal], [depth]])  # fmt: skip
         ok, rvec, _ = cv2.solvePnP(
-            MODEL_POINTS, np.ascontiguousarray(points), camera, None,
+            model_points, np.ascontiguousarray(row), camera, None,
             np.zeros((3, 1)), start, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE,
         )  # fmt: skip
         if not ok:

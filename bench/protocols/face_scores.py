@@ -14,6 +14,10 @@ first ``tuples`` test tuples at each K in ``k``:
 - ``pose_error[dlib68-pnp]`` and per angle: the head pose that landmarks + solvePnP estimate on
   the generated image vs on the driver. Both sides use the same estimator, so its bias cancels
   and the protocol is the same on real data, where no exact angles exist;
+- ``akd[mtcnn-5]``, ``mkr[mtcnn-5]``, ``pose_error[mtcnn5-pnp]`` and per angle: the same
+  with a second landmark detector, facenet-pytorch's MTCNN (5 points: eye centres, nose tip,
+  mouth corners; offline) and the 5-point PnP of :mod:`bench.evaluators.mtcnn_face`, whose
+  profile flag (eyes foreshortened) leaves a pose out as a miss;
 - ``csim_target[facenet-vggface2]``, ``csim_source[facenet-vggface2]``: the same with MTCNN
   alignment and facenet-pytorch's VGGFace2 InceptionResnetV1, or ``n/a`` with the reason when
   its weights are not on this machine;
@@ -47,7 +51,8 @@ log = logging.getLogger(__name__)
 
 DLIB = "dlib"
 FACENET = "facenet"
-EVALUATORS = (DLIB, FACENET)
+MTCNN = "mtcnn"
+EVALUATORS = (DLIB, FACENET, MTCNN)
 
 
 class FaceEvaluators:
@@ -61,6 +66,7 @@ class FaceEvaluators:
             )
         self.dlib: Any = None
         self.facenet: Any = None
+        self.mtcnn: Any = None
         if DLIB in settings["evaluators"]:
             from bench.evaluators.dlib_face import DlibFace
 
@@ -73,6 +79,10 @@ class FaceEvaluators:
             except EvaluatorUnavailable as error:
                 log.warning("csim[facenet-vggface2] is n/a: %s", error)
                 self.facenet = error
+        if MTCNN in settings["evaluators"]:
+            from bench.evaluators.mtcnn_face import MtcnnFace
+
+            self.mtcnn = MtcnnFace()
 
     def features(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Every evaluator's outputs for uint8 images ``[N, H, W, 3]`` (NaN rows where no face)."""
@@ -90,6 +100,12 @@ class FaceEvaluators:
         if self.facenet is not None and not isinstance(self.facenet, EvaluatorUnavailable):
             embeddings, found = self.facenet.embed(images)
             out.update(facenet_embedding=embeddings, facenet_found=found)
+        if self.mtcnn is not None:
+            from bench.evaluators.mtcnn_face import estimate_head_pose_5, usable_pose
+
+            points, found = self.mtcnn.landmarks(images)
+            pose = usable_pose(*estimate_head_pose_5(points, images.shape[1:3]))
+            out.update(mtcnn_landmarks=points, mtcnn_found=found, mtcnn_pose=pose)
         return out
 
 
@@ -238,6 +254,7 @@ def _score_faces(
 ) -> list[Score]:
     from bench.evaluators.facenet import NAME as FACENET_NAME
 
+    _check_reference(reference, evaluators)
     n = int(reference["n"])
     rows: list[Score] = []
     for key in sorted(outputs):
@@ -253,7 +270,23 @@ def _score_faces(
                 rows.append(_na_row(family, FACENET_NAME, reason, n, kind, k))
         elif evaluators.facenet is not None:
             rows += _facenet_scores(generated, reference, kind, k, settings)
+        if evaluators.mtcnn is not None:
+            rows += _mtcnn_scores(generated, reference, kind, k, settings)
     return rows
+
+
+def _check_reference(reference: dict[str, np.ndarray], evaluators: FaceEvaluators) -> None:
+    """Every configured evaluator's features are in the reference (computed with the same settings)."""
+    for prefix in (DLIB, MTCNN):
+        if (
+            getattr(evaluators, prefix) is not None
+            and f"self_driver_{prefix}_found" not in reference
+        ):
+            raise DataError(
+                f"the face reference has no {prefix} features: it was computed without the "
+                f"{prefix!r} evaluator; rerun `python -m bench face-reference` with the same "
+                "face_scores settings"
+            )
 
 
 def _found_and_source_scores(
@@ -289,18 +322,12 @@ def _dlib_scores(
     where there is a target, CSIM, AED (:mod:`bench.metrics.keypoints`) and AKD vs it."""
     from bench.evaluators.dlib_face import EMBEDDING_NAME, LANDMARKS_NAME
     from bench.evaluators.head_pose import NAME as POSE_NAME
-    from bench.metrics.pose import pose_error_degrees
 
     found, emb = generated["dlib_found"], generated["dlib_embedding"]
     rows = _found_and_source_scores(
         generated, reference, "dlib", EMBEDDING_NAME, "dlib-hog", kind, k, settings
     )
-    pose, driver_pose = generated["dlib_pose"], reference[f"{kind}_driver_dlib_pose"]
-    pose_ok = np.isfinite(pose).all(1) & np.isfinite(driver_pose).all(1)
-    errors = pose_error_degrees(np.nan_to_num(pose), np.nan_to_num(driver_pose))
-    for angle in ("mean", "yaw", "pitch", "roll"):
-        family = "pose_error" if angle == "mean" else f"pose_error_{angle}"
-        rows.append(_row(family, np.asarray(errors[angle]), pose_ok, POSE_NAME, kind, k, settings))
+    rows += _pose_rows(generated, reference, "dlib", POSE_NAME, kind, k, settings)
     if f"{kind}_target_dlib_found" not in reference:
         return rows
     target_found = reference[f"{kind}_target_dlib_found"]
@@ -310,11 +337,66 @@ def _dlib_scores(
     rows.append(_row("csim_target", csim, both, EMBEDDING_NAME, kind, k, settings))
     aed = embedding_distances(emb, target_emb, both)
     rows.append(_row("aed_id", aed, both, EMBEDDING_NAME, kind, k, settings))
+    return rows + _keypoint_rows(generated, reference, "dlib", LANDMARKS_NAME, kind, k, settings)
+
+
+def _pose_rows(
+    generated: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    prefix: str,
+    evaluator: str,
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> list[Score]:
+    """Head-pose error (mean and per angle) of the generated image vs the driver, both by
+    one estimator; a pair where either pose is missing (NaN) is a miss."""
+    from bench.metrics.pose import pose_error_degrees
+
+    pose, driver_pose = generated[f"{prefix}_pose"], reference[f"{kind}_driver_{prefix}_pose"]
+    pose_ok = np.isfinite(pose).all(1) & np.isfinite(driver_pose).all(1)
+    errors = pose_error_degrees(np.nan_to_num(pose), np.nan_to_num(driver_pose))
+    rows = []
+    for angle in ("mean", "yaw", "pitch", "roll"):
+        family = "pose_error" if angle == "mean" else f"pose_error_{angle}"
+        rows.append(_row(family, np.asarray(errors[angle]), pose_ok, evaluator, kind, k, settings))
+    return rows
+
+
+def _keypoint_rows(
+    generated: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    prefix: str,
+    evaluator: str,
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> list[Score]:
+    """AKD and MKR of one landmark detector, generated vs target (a target must exist)."""
+    found, target_found = generated[f"{prefix}_found"], reference[f"{kind}_target_{prefix}_found"]
     akd, _ = keypoint_distances(
-        generated["dlib_landmarks"], reference[f"{kind}_target_dlib_landmarks"], found, target_found
+        generated[f"{prefix}_landmarks"],
+        reference[f"{kind}_target_{prefix}_landmarks"],
+        found,
+        target_found,
     )
-    rows.append(_row("akd", akd, both, LANDMARKS_NAME, kind, k, settings))
-    rows.append(_mkr_row(found, target_found, LANDMARKS_NAME, kind, k, settings))
+    rows = [_row("akd", akd, found & target_found, evaluator, kind, k, settings)]
+    return rows + [_mkr_row(found, target_found, evaluator, kind, k, settings)]
+
+
+def _mtcnn_scores(
+    generated: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    kind: str,
+    k: int,
+    settings: dict[str, Any],
+) -> list[Score]:
+    """MTCNN's 5-point head pose vs the driver and, where there is a target, AKD and MKR."""
+    from bench.evaluators.mtcnn_face import LANDMARKS_NAME, NAME
+
+    rows = _pose_rows(generated, reference, "mtcnn", NAME, kind, k, settings)
+    if f"{kind}_target_mtcnn_found" in reference:
+        rows += _keypoint_rows(generated, reference, "mtcnn", LANDMARKS_NAME, kind, k, settings)
     return rows
 
 
