@@ -93,12 +93,16 @@ TABLES: tuple[Table, ...] = (
             "pose err: head pose of the generated image vs the driver, both estimated by the "
             "same evaluator (its bias cancels). AED id (aed_id): L2 distance of identity "
             "embeddings, generated vs target (FOMM's AED); AKD: mean distance in pixels of the "
-            "68 landmarks, generated vs target; MKR: share of outputs in which the landmark "
+            "evaluator's landmarks, generated vs target; MKR: share of outputs in which the landmark "
             "evaluator finds no face where the target has one (N: tuples whose target has a "
             "face).",
             "aed_exp (the distance of expression parameters that 2023+ papers call AED) is not "
             "reported: no expression estimator is built; CSIM columns say against what "
             "(csim_target, csim_source).",
+            "Two landmark evaluators: dlib-68 / dlib68-pnp (dlib's 68 points, 6 of them fitted "
+            "by PnP to the SynthFaces mean head) and mtcnn-5 / mtcnn5-pnp (MTCNN's 5 points: eye "
+            "centres, nose tip, mouth corners, fitted by the same PnP; a face whose eyes are "
+            "foreshortened to a profile has no pose and counts as a miss).",
         ),
     ),
     Table(
