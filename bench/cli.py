@@ -25,6 +25,7 @@ from bench.stages import (
     reconstruction,
     report,
     representation,
+    sequence,
     train,
 )
 
@@ -70,6 +71,15 @@ STAGES = (
           ("--data", "--params", "--out")),
     Stage("score-faces", pose_transfer.cmd_score_faces, "score generated images with pretrained face evaluators",
           (*_RUN, "--generated", "--reference", "--params", "--out"), seed=True),
+    Stage("sequences", sequence.cmd_sequences,
+          "render the test sequences of the sequence protocol (SynthFaces)",
+          ("--data", "--params", "--out")),
+    Stage("synthesize-sequence", sequence.cmd_synthesize_sequence,
+          "re-enact every test sequence from its first K frames with a trained method",
+          (*_RUN, "--model", "--params", "--out")),
+    Stage("score-sequence", sequence.cmd_score_sequence,
+          "score re-enacted sequences (frame metrics and FVD); writes metrics.json",
+          (*_RUN, "--generated", *_ORACLES, "--params", "--out"), seed=True),
     Stage("export", external.cmd_export, "write the pose-transfer tuples as plain files for any method",
           arguments=add_export_arguments),
     Stage("import", external.cmd_import, "validate a folder of a method's outputs and write it as a run",

@@ -36,6 +36,9 @@ class DatasetCapabilities:
     sessions: bool  # multi-view sessions (index column session >= 0)
     clips: bool  # video clips: several frames of one recording
     pose_source: str  # the index's pose_source: "gt" or the estimator's name
+    #: test sequences for the sequence protocol (SynthFaces renders them; a real dataset
+    #: declares none: its clips are not read as sequences yet)
+    sequences: bool = False
 
     @property
     def prepare_module(self) -> str:
@@ -56,6 +59,7 @@ SYNTHFACES = DatasetCapabilities(
     sessions=True,
     clips=True,
     pose_source=EXACT_POSE,
+    sequences=True,
 )
 #: Groupings of the real datasets' layouts (bench/methods/requirements.py checks their sizes).
 _REAL_GROUPINGS = {

@@ -70,6 +70,16 @@ RECONSTRUCTION_COLUMNS = (
     ("kid", "KID"),
     ("fid", "FID"),
 )
+SEQUENCE_COLUMNS = (
+    ("ssim", "SSIM"),
+    ("psnr", "PSNR dB"),
+    ("l1", "L1"),
+    ("lpips", "LPIPS"),
+    ("csim_target", "CSIM tgt"),
+    ("csim_source", "CSIM src"),
+    ("pose_error", "pose err °"),
+    ("fvd", "FVD"),
+)
 DISENTANGLEMENT_COLUMNS = (
     ("mig", "MIG"),
     ("dci_disentanglement", "DCI-D"),
@@ -140,6 +150,22 @@ TABLES: tuple[Table, ...] = (
             "against the exact factors of N test images: identity and expression (discrete); "
             "yaw, pitch, roll and light azimuth (continuous, 20 bins), as disentanglement_lib "
             "defines MIG, DCI (gradient-boosted trees) and SAP.",
+        ),
+    ),
+    Table(
+        "sequence",
+        ("sequence/",),
+        SEQUENCE_COLUMNS,
+        "self-reenactment of sequences",
+        needs=frozenset({"transfer"}),
+        dataset_needs="sequences",  # rendered test sequences (SynthFaces)
+        notes=(
+            "part k<K>: each of N test sequences re-enacted from its first K frames (the "
+            "sources) by every one of its frames (the drivers); the target of an output is its "
+            "driver frame. SSIM, PSNR, L1, LPIPS, CSIM to the target and to the K sources and "
+            "pose error (synth oracle vs the exact pose) are means over a sequence's frames, "
+            "then over sequences (bootstrap over sequences); FVD compares the N re-enacted "
+            "videos with the N real ones (I3D features, n/a without its weights).",
         ),
     ),
 )

@@ -24,6 +24,7 @@ from bench.report.registry import (
     FACE_COLUMNS,
     POSE_TRANSFER_COLUMNS,
     RECONSTRUCTION_COLUMNS,
+    SEQUENCE_COLUMNS,
 )
 from bench.report.registry import table as registered
 from bench.report.summary import arrow, cell, family, read_metrics, summarize
@@ -232,6 +233,13 @@ def write_reconstruction_tables(
     return _write("reconstruction", out_dir, dataset, csv_table, display, notes, 2)
 
 
+def write_sequence_tables(metric_files: Sequence[Path], out_dir: Path, dataset: str) -> list[Path]:
+    """Write ``<dataset>_sequence.{csv,md,tex}``: self-reenactment of whole sequences."""
+    frame = read_metrics(metric_files)
+    csv_table, display, notes = method_table(frame, "sequence", SEQUENCE_COLUMNS)
+    return _write("sequence", out_dir, dataset, csv_table, display, notes, 2)
+
+
 def write_disentanglement_tables(
     metric_files: Sequence[Path], out_dir: Path, dataset: str
 ) -> list[Path]:
@@ -282,6 +290,7 @@ WRITERS: dict[str, Callable[[Sequence[Path], Path, str], list[Path]]] = {
     "verification": write_verification_tables,
     "reconstruction": write_reconstruction_tables,
     "disentanglement": write_disentanglement_tables,
+    "sequence": write_sequence_tables,
 }
 
 
