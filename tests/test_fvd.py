@@ -188,6 +188,15 @@ def test_torchscript_file_loads_and_gives_the_network_output_on_the_preprocessed
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_features_do_not_depend_on_the_batch_size(torchscript_file: Path) -> None:
+    extractor = I3DFeatures(torchscript_file)
+    videos = _videos(5, seed=9)
+    one_by_one = extractor.features(videos, batch_size=1)
+    np.testing.assert_allclose(extractor.features(videos, batch_size=3), one_by_one, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        extractor.features(videos, batch_size=0)
+
+
 def test_state_dict_file_loads_strictly_into_inception_i3d(tmp_path: Path) -> None:
     torch.manual_seed(3)
     network = InceptionI3d().eval()

@@ -256,7 +256,10 @@ class InceptionI3d(nn.Module):
 
     ``forward`` of [N, 3, T, 224, 224] in [-1, 1] gives the Kinetics-400 logits averaged
     over the remaining time steps [N, 400] (the reference's ``Mean`` tensor; dropout is
-    off in eval mode and not a layer here, as it holds no parameters).
+    off in eval mode and not a layer here, as it holds no parameters). pytorch-i3d's own
+    ``InceptionI3d`` state dict loads strictly, and on the same random weights its
+    time-averaged logits equal these bit for bit at 9, 12 and 16 frames (a one-off check
+    against its ``pytorch_i3d.py``, which is not a dependency).
     """
 
     def __init__(self, classes: int = FEATURE_DIM) -> None:
