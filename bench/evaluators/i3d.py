@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 FEATURE_DIM = 400
 INPUT_SIDE = 224
-#: Frames FVD scores per clip by default (the common 16-frame protocol of StyleGAN-V, DIGAN).
+#: Frames FVD scores per clip by default (StyleGAN-V's `fvd2048_16f` protocol: 16 frames).
 DEFAULT_FRAMES = 16
 #: Fewest frames I3D accepts: the time axis is halved three times (stride-2 conv, two pools)
 #: and the final average pool spans 2 steps, so ceil(ceil(ceil(T / 2) / 2) / 2) >= 2.
