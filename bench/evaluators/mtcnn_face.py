@@ -41,7 +41,7 @@ import os
 import numpy as np
 
 from bench.errors import EvaluatorUnavailable
-from bench.evaluators.dlib_face import _import, _log_missing, check_images
+from bench.evaluators.dlib_face import _import, check_images
 from bench.evaluators.head_pose import FOCAL_SCALE, solve_head_pose
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,14 @@ class MtcnnFace:
             five = self._points_one(image)
             if five is not None:
                 points[i], found[i] = five, True
-        _log_missing(LANDMARKS_NAME, found)
+        if not found.all():
+            missing, total = int((~found).sum()), len(found)
+            log.info(
+                "%s: no face found in %d of %d images (NaN rows, counted)",
+                self.name,
+                missing,
+                total,
+            )
         return points, found
 
 
