@@ -81,6 +81,13 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         nargs="+",
         help="K values (default: protocols.pose_transfer.k of config/config.yaml)",
     )
+    parser.add_argument(
+        "--sequence-k",
+        type=int,
+        nargs="+",
+        help="K values of the sequence protocol, when the dataset has sequences (default: "
+        "protocols.sequence.k)",
+    )
     return parser
 
 
@@ -95,6 +102,19 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     )
     parser.add_argument(
         "--k", type=int, nargs="+", help="K values (default: protocols.pose_transfer.k)"
+    )
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        choices=["pose_transfer", "sequence"],
+        help="what to import (default: sequence where the folder has sequence_k<K>/ folders, "
+        "pose_transfer where it has k<K>_<kind>/ folders or no sequence outputs)",
+    )
+    parser.add_argument(
+        "--sequence-k",
+        type=int,
+        nargs="+",
+        help="K values of the sequence outputs (default: protocols.sequence.k)",
     )
     parser.add_argument(
         "--allow-missing",

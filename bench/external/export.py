@@ -28,6 +28,7 @@ import pandas as pd
 
 from bench.errors import DataError
 from bench.external import CODES_FILE, KINDS, add_export_arguments, output_name
+from bench.external.sequences import export_sequences
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,31 @@ Then: python -m bench import {dataset} --name <your method> --outputs <your fold
 Any missing, unreadable, non-RGB or wrongly sized file is an error naming it; an
 unexpected extra file is an error too (--allow-extra lists and counts it instead).
 """
+
+
+SEQUENCE_README = """
+Sequences (self-reenactment of whole clips). For every sequence in manifest.json
+("sequences") and every K in {k}: read its first K frames (sequences/<seq>/frame_000.png ..)
+as the sources and re-enact the whole sequence, driver = each of its {frames} frames in turn
+(landmarks, pose and expression of each frame in manifest.json, drawings in
+sequences/<seq>/landmarks_<NNN>.png). Write EITHER a frame folder
+<your folder>/sequence_k<K>/<seq>/frame_000.png .. frame_{last:03d}.png (8-bit RGB PNG) OR
+one video <your folder>/sequence_k<K>/<seq>.mp4 with the {frames} frames in order
+({resolution}x{resolution}; a lossless codec, e.g. ffmpeg -c:v libx264rgb -qp 0, keeps the
+exact frames). Example: {example}.
+"""
+
+
+def sequence_readme(section: dict[str, Any]) -> dict[str, Any]:
+    first = section["sequences"][0]
+    k = section["k"][0]
+    return {
+        "k": ", ".join(map(str, section["k"])),
+        "frames": section["frames"],
+        "last": section["frames"] - 1,
+        "example": f"{first['outputs'][f'k{k}']['video']} or "
+        f"{first['outputs'][f'k{k}']['frame_folder']}/frame_000.png ..",
+    }
 
 
 def file_sha256(path: Path) -> str:
@@ -148,8 +174,11 @@ def export_representation(data: Path, test: Any, out: Path) -> dict[str, Any]:
     }
 
 
-def export_protocol(data: Path, out: Path, k_values: list[int]) -> Path:
-    """Write the export of a prepared dataset's tuples into ``out`` (which must be empty)."""
+def export_protocol(
+    data: Path, out: Path, k_values: list[int], sequence_k: list[int] | None = None
+) -> Path:
+    """Write the export of a prepared dataset's tuples (and, where it has them and
+    ``sequence_k`` is given, its test sequences) into ``out`` (which must be empty)."""
     from bench.data.dataset import FaceData
     from bench.data.index import read_meta
     from bench.protocols.pose_transfer import read_tuples, tuples_path
@@ -178,6 +207,9 @@ def export_protocol(data: Path, out: Path, k_values: list[int]) -> Path:
         "tuples": entries,
         "representation": export_representation(data, test, out),
     }
+    sequences = export_sequences(data, out, sequence_k) if sequence_k else None
+    if sequences is not None:
+        manifest["sequences"] = sequences
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (out / "README.txt").write_text(
         README.format(
@@ -188,6 +220,11 @@ def export_protocol(data: Path, out: Path, k_values: list[int]) -> Path:
             k=", ".join(map(str, k_values)),
             example=output_name("cross", k_values[-1], int(tuples["tuple"].iloc[0])),
             codes=CODES_FILE,
+        )
+        + (
+            ""
+            if sequences is None
+            else SEQUENCE_README.format(**sequence_readme(sequences), resolution=meta["resolution"])
         )
     )
     log.info("exported %d tuples and %d test images to %s", len(entries), len(test), out)
@@ -204,9 +241,19 @@ def default_k() -> list[int]:
     )
 
 
+def default_sequence_k() -> list[int]:
+    """The sequence protocol's K values of the embedded default config."""
+    from bench import REPO_ROOT
+    from bench.config import load_config
+
+    return list(load_config(REPO_ROOT / "config" / "config.yaml")["protocols"]["sequence"]["k"])
+
+
 def run(args: argparse.Namespace) -> None:
     data = Path(args.data or f"results/data/{args.dataset}")
-    export_protocol(data, Path(args.out), args.k or default_k())
+    export_protocol(
+        data, Path(args.out), args.k or default_k(), args.sequence_k or default_sequence_k()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

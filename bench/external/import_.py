@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,17 @@ def read_codes(path: Path, test_paths: np.ndarray) -> dict[str, np.ndarray]:
     return codes
 
 
+def detect_protocols(folder: Path) -> tuple[str, ...]:
+    """The protocols an outputs folder holds: ``sequence`` where it has a ``sequence_k<K>``
+    folder, ``pose_transfer`` where it has a ``k<K>_<kind>`` folder or no sequence outputs."""
+    from bench.external.sequences import is_sequence_path
+
+    names = [p.name for p in Path(folder).iterdir()] if Path(folder).is_dir() else []
+    sequence = any(is_sequence_path(n) for n in names)
+    pose = any(re.fullmatch(r"k\d+_(self|cross)", n) for n in names) or not sequence
+    return (("pose_transfer",) if pose else ()) + (("sequence",) if sequence else ())
+
+
 def import_outputs(
     data: Path,
     folder: Path,
@@ -173,20 +185,31 @@ def import_outputs(
     allow_extra: bool = False,
     allow_missing: bool = False,
     copy_codes: bool = True,
+    sequence_k: list[int] | None = None,
 ) -> dict[str, Any]:
     """Validate ``folder`` and write ``<run_dir>/pose_transfer/generated.npz`` (synthesize's
     format) and ``external.json``; ``codes.npz``, if present, is checked and (with
-    ``copy_codes``) written to ``representation/`` in ``save_codes``' format."""
+    ``copy_codes``) written to ``representation/`` in ``save_codes``' format.
+
+    ``sequence_k``: also (or, with ``k_values`` empty, only) the sequence protocol's outputs
+    at these K (``bench.external.sequences``), written to ``<run_dir>/sequence/``; every
+    problem of both is reported before anything is written."""
     from bench.data.index import read_index, read_meta
+    from bench.external.sequences import is_sequence_path
     from bench.protocols.pose_transfer import read_tuples, save_generated, tuples_path
 
     data, folder, run_dir = Path(data), Path(folder), Path(run_dir)
     meta = read_meta(data)
     tuples = read_tuples(data)
     report = validate_folder(folder, tuples, k_values, int(meta["resolution"]), allow_missing)
-    problems = list(report.problems)
-    if report.extra and not allow_extra:
-        problems += [f"{folder / e}: not an expected output (--allow-extra)" for e in report.extra]
+    report.extra = [e for e in report.extra if not is_sequence_path(e)]
+    problems = list(report.problems) if k_values else []
+    sequences = _validate_sequences(data, folder, sequence_k, allow_missing, problems)
+    if not k_values:
+        report.extra = []
+    extra = report.extra + (sequences[0].extra if sequences else [])
+    if extra and not allow_extra:
+        problems += [f"{folder / e}: not an expected output (--allow-extra)" for e in extra]
     codes = None
     if (folder / CODES_FILE).is_file():
         index = read_index(data)
@@ -210,6 +233,12 @@ def import_outputs(
         "codes": sorted(codes) if codes else [],
         "tuples_file_sha256": hashlib.sha256(tuples_path(data).read_bytes()).hexdigest(),
     }
+    if sequences:
+        from bench.external.sequences import write_sequence_run
+
+        write_sequence_run(run_dir, sequences[0], sequences[1].ids, sequence_k, provenance)
+    if not k_values:
+        return provenance
     out = run_dir / "pose_transfer"
     subsets = {f"{SUBSET_PREFIX}{key}": ids for key, ids in report.present.items()}
     save_generated(out / "generated.npz", {**report.outputs, **subsets}, tuples, k_values)
@@ -228,10 +257,22 @@ def import_outputs(
     return provenance
 
 
-def run(args: argparse.Namespace) -> None:
-    import re
+def _validate_sequences(
+    data: Path, folder: Path, sequence_k: list[int] | None, allow_missing: bool, problems: list
+) -> tuple[Any, Any] | None:
+    """(report, sequences) of the sequence outputs when ``sequence_k`` asks for them; their
+    problems join ``problems``."""
+    if not sequence_k:
+        return None
+    from bench.external.sequences import import_sequences
 
-    from bench.external.export import default_k
+    report, sequences = import_sequences(data, folder, sequence_k, allow_missing)
+    problems += report.problems
+    return report, sequences
+
+
+def run(args: argparse.Namespace) -> None:
+    from bench.external.export import default_k, default_sequence_k
 
     if not re.fullmatch(r"[a-z0-9_]+", args.name):
         raise DataError(f"--name {args.name!r}: use lower-case letters, digits and _ only")
@@ -239,15 +280,17 @@ def run(args: argparse.Namespace) -> None:
 
     if args.name in method_registry():
         raise DataError(f"--name {args.name!r} is a built-in method (methods/{args.name}/)")
+    protocols = args.protocols or detect_protocols(Path(args.outputs))
     import_outputs(
         Path(args.data or f"results/data/{args.dataset}"),
         Path(args.outputs),
         args.name,
-        args.k or default_k(),
+        (args.k or default_k()) if "pose_transfer" in protocols else [],
         Path(args.run_dir or f"results/runs/{args.dataset}/{args.name}/seed0"),
         args.allow_extra,
         args.allow_missing,
         args.copy_codes,
+        (args.sequence_k or default_sequence_k()) if "sequence" in protocols else None,
     )
 
 

@@ -63,7 +63,7 @@ rule import_outputs:
     shell:
         "{PY} -m bench import {wildcards.dataset} --name {wildcards.method} "
         "--outputs {params.folder:q} --data {params.data} --run-dir {params.run_dir} "
-        "--k {params.k} --no-codes-copy --log {log}"
+        "--k {params.k} --protocols pose_transfer --no-codes-copy --log {log}"
 
 
 ruleorder: import_outputs > synthesize
