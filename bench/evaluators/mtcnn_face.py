@@ -10,6 +10,8 @@ Small images: MTCNN's smallest face is ``min_face_size`` = 20 px and its pyramid
 scale, so a 64 px crop would be searched at a single coarse level. As :mod:`bench.evaluators.dlib_face`
 does, an image whose shorter side is under ``MIN_SIDE`` (128) is first enlarged by the integer
 factor ``ceil(128 / side)`` with bicubic interpolation; points are mapped back to the input's pixels.
+On 150 renders at 64 px (|yaw| up to 60, seed 5) that finds 97.3% of the faces (96.0% without),
+points 0.116 of the outer eye-corner distance off (0.121), at 18.3 ms of CPU per image (14.7).
 
 Coordinates: MTCNN's points are continuous with 0 at the image's left/top edge, which is the
 harness convention (pixel (r, c) has its centre at (c + 0.5, r + 0.5)), so the enlarged image's
