@@ -115,7 +115,10 @@ def test_registry_decides_which_tables_a_config_writes() -> None:
         "synthfaces_disentanglement",
     ]
     every = registry.table_names(
-        ["synthfaces"], {"sample", "pose_code"}, {"face_scores": True}, has
+        ["synthfaces"],
+        {"sample", "pose_code", "transfer"},
+        {"face_scores": True},
+        lambda dataset, capability: has(dataset, capability) or capability == "sequences",
     )
     assert every == [f"synthfaces_{n}" for n in registry.names()]
     assert registry.table_figure_names("synthfaces", every) == [

@@ -70,14 +70,16 @@ def render_sequences(data_dir: Path, frames: int, clips: int) -> Path:
     """Render ``clips`` sequences of ``frames`` frames into ``<data_dir>/sequences/``."""
     from bench.data.index import INDEX_COLUMNS, read_meta, save_image
     from bench.data.prepare import expression_label, identity_name, identity_seed, scene_row
+    from bench.data.registry import capabilities
     from bench.data.synthfaces import Identity, Renderer
 
     if frames < 2:
         raise DataError(f"protocols.sequence.frames = {frames}: a sequence needs 2 frames or more")
     data_dir = Path(data_dir)
     meta = read_meta(data_dir)
-    if meta.get("dataset") != "synthfaces":
-        raise DataError(f"{data_dir}: sequences are rendered for SynthFaces only")
+    found = capabilities(meta)
+    if not found.sequences:
+        raise DataError(f"{data_dir}: {found.name} has no test sequences (bench.data.registry)")
     settings = meta["settings"]
     out = data_dir / SEQUENCES_DIR
     renderer = Renderer(resolution=settings["resolution"], supersample=settings["supersample"])
@@ -119,7 +121,7 @@ def render_sequences(data_dir: Path, frames: int, clips: int) -> Path:
         "sequences": sorted(set(index["sequence"])),
         "settings": settings,
         "renderer": meta.get("renderer"),
-        "has_exact_targets": meta.get("has_exact_targets"),
+        "has_exact_targets": found.exact_targets,
     }
     (out / "meta.json").write_text(json.dumps(sequence_meta, indent=2) + "\n")
     log.info("rendered %d sequences of %d frames into %s", clips, frames, out)
