@@ -9,6 +9,8 @@ A foreign method reads PNG files and one ``manifest.json``, never this package:
     DIR/tuples/<tuple>/<kind>_driver_landmarks.png   its 68-point landmark drawing
     DIR/representation/images/<name>/<name>_<NNNN>.png   every test image (pairs.txt naming)
     DIR/representation/<pairs files>      pairs.txt (and its same-scene twin) as prepared
+    DIR/sequences/<seq>/frame_<NNN>.png   where the dataset has test sequences: every frame
+                                          (and landmarks_<NNN>.png; bench.external.sequences)
 
 The drivers' landmarks, visibility, pose and expression label are in the manifest.
 """

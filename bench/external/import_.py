@@ -5,6 +5,8 @@ The folder holds ``k<K>_<kind>/<tuple:04d>.png`` for every tuple of the dataset'
 file, kind and K (what ``export`` lists in its manifest) and optionally ``codes.npz``.
 Every problem is found before anything is written, and reported together, one line per
 file: a missing, unreadable, non-RGB or wrongly sized image, and any file not expected.
+Sequence outputs (``sequence_k<K>/<seq>/`` frame folders or ``sequence_k<K>/<seq>.mp4``
+videos, :mod:`bench.external.sequences`) go to the run's ``sequence/generated.npz``.
 Beside ``generated.npz`` goes ``external.json``: ``external: true`` and a SHA-256 of the
 folder's content, which the score stages copy into every ``metrics.json`` row.
 """

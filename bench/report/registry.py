@@ -163,8 +163,8 @@ TABLES: tuple[Table, ...] = (
             "part k<K>: each of N test sequences re-enacted from its first K frames (the "
             "sources) by every one of its frames (the drivers); the target of an output is its "
             "driver frame. SSIM, PSNR, L1, LPIPS, CSIM to the target and to the K sources and "
-            "pose error (synth oracle vs the exact pose) are means over a sequence's frames, "
-            "then over sequences (bootstrap over sequences); FVD compares the N re-enacted "
+            "pose error (synth oracle vs the exact pose) are means over a sequence's frames "
+            "after the first max(K) (the sources), then over sequences (bootstrap over sequences); FVD compares the N re-enacted "
             "videos with the N real ones (I3D features, n/a without its weights).",
         ),
     ),

@@ -25,18 +25,25 @@ def score_sequences(
     oracle: Any,
     settings: dict[str, Any],
     present: dict[str, list[str]] | None = None,
+    k_values: list[int] | None = None,
 ) -> list[Score]:
     """Rows of every ``k<K>`` key of ``outputs`` (uint8 ``[S, T, H, W, 3]``).
+
+    The frame metrics skip the first ``max(k_values)`` frames (default: the largest K of
+    ``outputs``), the sources of some K: a copy of a source would be exact there (PSNR at
+    its cap), and every K is scored on the same frames. FVD takes the whole videos.
 
     ``present``: per key whose videos lack some sequences (an import with
     ``--allow-missing``), the ids its videos stand for; that key is scored on those only,
     its rows' N counts them and ``n_missing`` the rest."""
     rows: list[Score] = []
     lpips = load_lpips(settings)
+    skip = max(k_values or [parse_sequence_key(key) for key in outputs] or [0])
     for key in sorted(outputs):
         scored = sequences.subset(present[key]) if present and key in present else sequences
         missing = len(sequences.ids) - len(scored.ids)
-        key_rows = _key_rows(outputs[key], parse_sequence_key(key), scored, oracle, lpips, settings)
+        k = parse_sequence_key(key)
+        key_rows = _key_rows(outputs[key], k, scored, skip, oracle, lpips, settings)
         if missing:
             key_rows = [
                 dataclasses.replace(row, extra={**row.extra, "n_missing": missing})
@@ -47,19 +54,28 @@ def score_sequences(
 
 
 def _key_rows(
-    videos: np.ndarray, k: int, sequences: Sequences, oracle: Any, lpips: Any, settings: dict
+    videos: np.ndarray,
+    k: int,
+    sequences: Sequences,
+    skip: int,
+    oracle: Any,
+    lpips: Any,
+    settings: dict,
 ) -> list[Score]:
-    """The rows of one K: per-sequence means of the frame metrics, then FVD."""
+    """The rows of one K: per-sequence means of the frame metrics on frames ``skip``..T-1,
+    then FVD of the whole videos."""
     from bench.metrics.paired import paired_metrics
     from bench.metrics.pose import pose_error_degrees
     from bench.metrics.similarity import cosine_similarity
 
-    n_sequences, length = sequences.rows.shape
-    if videos.shape[:2] != (n_sequences, length):
-        raise ValueError(f"videos {videos.shape[:2]} for {n_sequences} sequences of {length}")
-    frames = sequences.frames
-    generated = to_float_images(videos.reshape(-1, *videos.shape[2:]))
-    target = to_float_images(frames.images[sequences.rows.reshape(-1)])
+    n_sequences, total = sequences.rows.shape
+    if videos.shape[:2] != (n_sequences, total):
+        raise ValueError(f"videos {videos.shape[:2]} for {n_sequences} sequences of {total}")
+    if skip >= total:
+        raise ValueError(f"K = {skip} sources leave no frame of {total} to score")
+    frames, scored, length = sequences.frames, sequences.rows[:, skip:], total - skip
+    generated = to_float_images(videos[:, skip:].reshape(-1, *videos.shape[2:]))
+    target = to_float_images(frames.images[scored.reshape(-1)])
     embedding = oracle.embed(generated)
     sources = sequences.rows[:, :k]
     source_embedding = oracle.embed(to_float_images(frames.images[sources.reshape(-1)]))
@@ -83,7 +99,7 @@ def _key_rows(
         [cosine_similarity(embedding, per_frame_source[:, j]) for j in range(k)], axis=0
     )
     items.append(PerTuple(spec_of("csim_source"), csim_source, oracle.name, identity_floor))
-    errors = pose_error_degrees(oracle.pose(generated), frames.poses[sequences.rows.reshape(-1)])
+    errors = pose_error_degrees(oracle.pose(generated), frames.poses[scored.reshape(-1)])
     for angle in ("mean", "yaw", "pitch", "roll"):
         suffix = "" if angle == "mean" else f"_{angle}"
         floor = {"pose_mae_degrees": oracle.quality["pose_mae_degrees"][angle]}
