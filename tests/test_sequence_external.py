@@ -192,10 +192,14 @@ def test_cli_import_of_sequences_only_and_score_stage_label(ext_root, tmp_path):
     for folder in out.glob("k*_*"):
         shutil.rmtree(folder)
     assert detect_protocols(out) == ("sequence",)
-    run = tmp_path / "run"
+    run, data = tmp_path / "run", tmp_path / "data"  # sequences without pose-transfer tuples
+    shutil.copytree(ext_root.data / "sequences", data / "sequences")
+    shutil.copyfile(ext_root.data / "meta.json", data / "meta.json")
     argv = ["import", "synthfaces", "--name", "mine", "--outputs", str(out)]
-    argv += ["--data", str(ext_root.data), "--run-dir", str(run), "--sequence-k", *map(str, SEQ_K)]
+    argv += ["--data", str(data), "--run-dir", str(run), "--sequence-k", *map(str, SEQ_K)]
     assert bench_main(argv) == 0
+    provenance = json.loads((run / "sequence" / PROVENANCE_FILE).read_text())
+    assert provenance["tuples_file_sha256"] is None and provenance["outputs_files"] == 6
     metrics = tmp_path / "metrics.json"
     argv = ["score-sequence", "--method", "mine", "--seed", "0", "--data", str(ext_root.data)]
     argv += ["--generated", str(run / "sequence" / "generated.npz")]

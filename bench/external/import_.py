@@ -193,16 +193,15 @@ def import_outputs(
     format) and ``external.json``; ``codes.npz``, if present, is checked and (with
     ``copy_codes``) written to ``representation/`` in ``save_codes``' format.
 
-    ``sequence_k``: also (or, with ``k_values`` empty, only) the sequence protocol's outputs
-    at these K (``bench.external.sequences``), written to ``<run_dir>/sequence/``; every
-    problem of both is reported before anything is written."""
+    ``sequence_k``: also (with ``k_values`` empty: only) the sequence outputs at these K,
+    written to ``<run_dir>/sequence/``; all problems are reported before any writing."""
     from bench.data.index import read_index, read_meta
     from bench.external.sequences import is_sequence_path
     from bench.protocols.pose_transfer import read_tuples, save_generated, tuples_path
 
     data, folder, run_dir = Path(data), Path(folder), Path(run_dir)
     meta = read_meta(data)
-    tuples = read_tuples(data)
+    tuples = read_tuples(data) if k_values else pd.DataFrame({"tuple": []})  # sequences only
     report = validate_folder(folder, tuples, k_values, int(meta["resolution"]), allow_missing)
     report.extra = [e for e in report.extra if not is_sequence_path(e)]
     problems = list(report.problems) if k_values else []
@@ -224,6 +223,7 @@ def import_outputs(
         raise DataError(
             f"{folder}: {len(problems)} problem(s), nothing imported:\n  " + "\n  ".join(problems)
         )
+    tuples_sha256 = hashlib.sha256(tuples_path(data).read_bytes()).hexdigest() if k_values else None
     provenance = {
         "external": True,
         "method": name,
@@ -233,7 +233,7 @@ def import_outputs(
         "extra_files": report.extra,
         "missing_outputs": report.missing,
         "codes": sorted(codes) if codes else [],
-        "tuples_file_sha256": hashlib.sha256(tuples_path(data).read_bytes()).hexdigest(),
+        "tuples_file_sha256": tuples_sha256,
     }
     if sequences:
         from bench.external.sequences import write_sequence_run
