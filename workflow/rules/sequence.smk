@@ -1,4 +1,4 @@
-# The sequence protocol (README "Protocol 3: sequences"): test sequences rendered apart from
+# The sequence protocol (README "Sequences: self-reenactment of a clip"): test sequences rendered apart from
 # the dataset, re-enacted by every trained run from their first K frames, scored per frame
 # and as video (FVD), gathered into <dataset>_sequence. Only datasets whose capabilities
 # (bench.data.registry) have sequences get these jobs: the table's dataset_needs.
