@@ -217,3 +217,33 @@ def test_a_png_of_the_sequences_is_what_the_protocol_reads(seq_root):
     sequences = load_sequences(seq_root.data)
     path = seq_root.data / SEQUENCES_DIR / sequences.frames.index["path"].iloc[3]
     np.testing.assert_array_equal(np.asarray(Image.open(path)), sequences.frames.images[3])
+
+
+def test_fvd_row_compares_the_videos_with_generated_i3d_weights(seq_root, tmp_path):
+    """FVD through bench.metrics.fvd on a scripted stand-in for i3d_torchscript.pt (the
+    real weights are not on this machine): the exact copies score ~0, copy_source more;
+    a missing file gives n/a naming it."""
+    from test_fvd import TinyVideoNet
+
+    from bench.evaluators.i3d import TORCHSCRIPT_FILENAME
+
+    torch.manual_seed(0)
+    weights = tmp_path / TORCHSCRIPT_FILENAME
+    torch.jit.save(torch.jit.script(TinyVideoNet().eval()), str(weights))
+    sequences = load_sequences(seq_root.data)
+    settings = {**SETTINGS, "fvd_weights": str(weights)}
+    values = {}
+    for name in ("copy_driver", "copy_source"):
+        rows = score_sequences(
+            builtin_outputs(seq_root, name), sequences, oracle(seq_root), settings
+        )
+        fvd = [row for row in rows if row.family == "fvd" and row.kind == "k1"]
+        assert len(fvd) == 1 and fvd[0].n == CLIPS and fvd[0].protocol == "sequence"
+        values[name] = fvd[0].value
+    assert abs(values["copy_driver"]) < 1e-6 < values["copy_source"]
+    missing = {**SETTINGS, "fvd_weights": str(tmp_path / "absent.pt")}
+    rows = score_sequences(
+        builtin_outputs(seq_root, "copy_source"), sequences, oracle(seq_root), missing
+    )
+    reason = next(row.na_reason for row in rows if row.family == "fvd")
+    assert str(tmp_path / "absent.pt") in reason
