@@ -94,3 +94,19 @@ def test_run_seed_parses_trained_and_untrained_runs():
     assert untrained.label("ipgan") == "ipgan (untrained)" and run_seed("1").label("x") == "x"
     with pytest.raises(argparse.ArgumentTypeError, match="invalid seed 'seed0'"):
         run_seed("seed0")
+
+
+def test_the_weights_key_an_n_a_row_names_exists_in_the_schema():
+    """FVD's n/a row tells the user to set ``evaluators.fvd.weights_path``: the key must
+    validate, default to null and carry a path through (it was missing from the schema)."""
+    from bench.evaluators.i3d import CONFIG_KEY
+
+    *sections, leaf = CONFIG_KEY.split(".")
+    override: dict = {leaf: "/weights/i3d_torchscript.pt"}
+    for section in reversed(sections):
+        override = {section: override}
+    defaults, config = validate_config({}), validate_config(override)
+    for section in sections:
+        defaults, config = defaults[section], config[section]
+    assert defaults[leaf] is None
+    assert config[leaf] == "/weights/i3d_torchscript.pt"
