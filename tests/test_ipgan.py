@@ -4,6 +4,8 @@ branch, the CR-GAN settings of the `paper` config and the configurable pair grou
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -33,8 +35,9 @@ def changed(module: torch.nn.Module, before: list[torch.Tensor]) -> bool:
 def test_latent_reconstruction_decodes_the_real_identity_code_with_a_random_pose() -> None:
     """MUNIT decodes a real content code with a random style code and re-encodes the result:
     some G call of a transformation step takes (E_id(x_a), z_p), z_p being the generation
-    path's random pose code, and its output goes through E_id and E_p."""
-    method = build(complete_representation_share=0.0)
+    path's random pose code, and its output goes through E_id and E_p (E_p's colour map
+    off; the next tests cover it)."""
+    method = build(complete_representation_share=0.0, pose_colour_mix=False)
     images = torch.rand(4, 2, 3, 32, 32)
     with torch.no_grad():
         real_identity = method.identity_encoder(images[:, 0] * 2 - 1)
@@ -104,7 +107,8 @@ def test_paper_config_holds_cr_gan_settings_and_tiny_the_measured_ones() -> None
     assert paper["gan_loss"] == "wgan-gp" and paper["gradient_penalty_weight"] == 10
     assert paper["lr"] == 1e-4 and list(paper["betas"]) == [0.0, 0.9]
     assert paper["complete_representation_share"] == 0.5 and paper["reconstruction_weight"] == 4
-    assert tiny["gan_loss"] == "lsgan" and "self_reconstruction_weight" not in tiny
+    assert tiny["gan_loss"] == "lsgan"
+    assert paper["self_reconstruction_weight"] == tiny["self_reconstruction_weight"] == 0
     for scale in ("paper", "tiny", "smoke"):
         build_config = SPEC.resolved_config(scale)
         assert SPEC.cls.sampling_for(build_config).group == "session"
@@ -114,3 +118,107 @@ def test_paper_config_holds_cr_gan_settings_and_tiny_the_measured_ones() -> None
 def test_pairs_are_drawn_from_the_configured_group(group) -> None:
     sampling = SPEC.cls.sampling_for(SPEC.resolved_config("tiny", {"sampling_group": group}))
     assert (sampling.group, sampling.frames) == (group, 2)
+
+
+def fit_colour_map(before: torch.Tensor, after: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """The 3x3 matrix M with after = M before (least squares over pixels) and the fit's
+    worst absolute residual; images [3, H, W]."""
+    x, y = before.flatten(1).T, after.flatten(1).T
+    mix = torch.linalg.lstsq(x, y).solution.T
+    return mix, float((x @ mix.T - y).abs().max())
+
+
+@pytest.mark.parametrize("mix", [True, False])
+def test_pose_encoder_sees_x_b_in_random_colours_during_training(mix) -> None:
+    """README "Deviations" 11: session pairs share their scene, so E_p trained on x_b as it is
+    carried the scene (97.5% of its code variance between sessions, 0.8% between yaws) and
+    transfer painted the driver's background. In training E_p sees its inputs (x_b, and
+    the latent term's G(E_id(x_a), z_p)) through ``colour_mix``; with ``pose_colour_mix``
+    off it sees them as they are."""
+    images = torch.rand(4, 2, 3, 32, 32)
+    x_b = images[:, 1] * 2 - 1
+    method = build(
+        complete_representation_share=0.0, pose_colour_mix=mix, self_reconstruction_weight=4.0
+    )
+    x_a = images[:, 0] * 2 - 1
+    seen, made = [], []
+    method.pose_encoder.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0]))
+    method.generator.register_forward_hook(lambda _m, _i, output: made.append(output))
+    method.training_step(FaceBatch(images=images), step=0)
+    # E_p(x_b), E_p of the latent term's G(E_id(x_a), z_p), E_p(x_a) of the a = b term
+    assert len(seen) == 3
+    assert torch.equal(seen[0], x_b) is not mix and torch.equal(seen[2], x_a) is not mix
+    assert any(seen[1] is out for out in made) is not mix
+    if mix:  # each of E_p's real images is x_b's (x_a's) through a colour map of unit row norm
+        for plain, shown in ((x_b, seen[0]), (x_a, seen[2])):
+            for i in range(len(plain)):
+                colour_map, residual = fit_colour_map(plain[i], shown[i])
+                assert residual < 1e-4
+                assert torch.allclose(colour_map.abs().sum(dim=1), torch.ones(3), atol=1e-4)
+
+
+def test_colour_mix_draws_a_random_linear_colour_map_per_image() -> None:
+    colour_mix = sys.modules[SPEC.cls.__module__].colour_mix
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 8, 8) * 2 - 1
+    out = colour_mix(x)
+    assert out.shape == x.shape and out.abs().max() <= 1
+    maps = []
+    for i in range(len(x)):
+        colour_map, residual = fit_colour_map(x[i], out[i])
+        assert residual < 1e-4
+        assert torch.allclose(colour_map.abs().sum(dim=1), torch.ones(3), atol=1e-4)
+        maps.append(colour_map)
+    maps = torch.stack(maps)
+    assert maps.std(dim=0).min() > 0.2  # every entry varies between images
+    assert (maps < 0).float().mean() > 0.3 and (maps > 0).float().mean() > 0.3
+
+
+def test_transfer_reads_the_driver_image_without_colour_mix() -> None:
+    """The colour map is a training input only: transfer and encode see the driver as it is."""
+    method = build(pose_colour_mix=True).eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        first = method.encode(images)["pose"]
+        again = method.encode(images)["pose"]
+        direct = method.pose_encoder(images * 2 - 1)
+    assert torch.equal(first, again) and torch.equal(first, direct)
+
+
+def test_a_config_from_before_the_colour_mix_key_builds_without_it() -> None:
+    """Checkpoints written before ``pose_colour_mix`` existed were trained without it."""
+    config = SPEC.resolved_config("smoke")
+    del config["pose_colour_mix"]
+    assert SPEC.cls(config, INFO).pose_colour_mix is False
+    assert SPEC.resolved_config("tiny")["pose_colour_mix"] is False
+    assert SPEC.resolved_config("paper")["pose_colour_mix"] is False
+
+
+@pytest.mark.parametrize("weight", [4.0, 0.0])
+def test_self_reconstruction_rebuilds_x_a_from_its_own_codes(weight) -> None:
+    """README "Deviations" 5: the a = b term |G(E_id(x_a), E_p(x_a)) - x_a|_1 (MUNIT's
+    within-domain recon_x) at ``self_reconstruction_weight``; at 0 it is not computed."""
+    method = build(
+        complete_representation_share=0.0, pose_colour_mix=False, self_reconstruction_weight=weight
+    )
+    images = torch.rand(4, 2, 3, 32, 32)
+    x_a = images[:, 0] * 2 - 1
+    calls = {"generator": [], "identity_encoder": [], "pose_encoder": []}
+    for name, record in calls.items():
+        getattr(method, name).register_forward_hook(
+            lambda _m, inputs, output, record=record: record.append((inputs, output.detach()))
+        )
+    logs = method.training_step(FaceBatch(images=images), step=0)
+    pose_a = [out for (x,), out in calls["pose_encoder"] if torch.equal(x, x_a)]
+    identity_a = [out for (x,), out in calls["identity_encoder"] if torch.equal(x, x_a)]
+    rebuilt = [
+        out
+        for (identity, pose), out in calls["generator"]
+        if pose_a and torch.equal(pose, pose_a[0]) and torch.allclose(identity, identity_a[0])
+    ]
+    assert len(pose_a) == len(rebuilt) == (1 if weight else 0)
+    if weight:
+        reference = (rebuilt[0] - x_a).abs().sum(dim=1).mean().item()
+        assert logs["self_reconstruction"] == pytest.approx(reference, rel=1e-4)
+    else:
+        assert logs["self_reconstruction"] == 0.0

@@ -20,7 +20,9 @@ branch (CR-GAN's ``reconstruct_fake``), else the transformation:
                   + MUNIT's latent reconstruction of x_ab = G(c_a, z_p), c_a = E_id(x_a):
                     |E_id(x_ab) - c_a|_1 + |E_p(x_ab) - z_p|_1
 |.|_1 of images is CR-GAN's ``L1_loss`` (sum over channels, mean over pixels); of codes
-MUNIT's ``recon_criterion`` (mean).
+MUNIT's ``recon_criterion`` (mean). In training E_p reads x_b and x_ab under
+``colour_mix`` (``pose_colour_mix``; README "Deviations" 11): the pairs share their
+scene, and E_p fed the plain image learned the scene instead of the pose.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ from torch import Tensor
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, frozen
 
 from .model import Critic, Generator, IdentityEncoder, PoseEncoder, gradient_penalty
+
+
+def colour_mix(images: Tensor) -> Tensor:
+    """Each image in [-1, 1] through its own random linear colour map: output channel c is
+    sum_j M_cj x_j / sum_j |M_cj| with M_cj ~ U(-1, 1), so every colour (and the sign of
+    every contrast) is random while the layout of the regions survives; the outputs stay
+    in [-1, 1]. Drawn from the global torch RNG (the checkpoint carries it)."""
+    b = images.shape[0]
+    mix = torch.rand(b, 3, 3, device=images.device) * 2 - 1
+    mix = mix / mix.abs().sum(dim=2, keepdim=True).clamp_min(1e-6)
+    return torch.einsum("bcj,bjhw->bchw", mix, images)
 
 
 def channel_sum_l1(output: Tensor, target: Tensor) -> Tensor:
@@ -75,6 +88,8 @@ class IPGAN(Method):
             config["mlp_hidden"],
         )
         self.critic = Critic(resolution, config["width"])
+        # A training input only; checkpoints from before the key were trained without it.
+        self.pose_colour_mix = bool(config.get("pose_colour_mix", False))
         share = float(config["complete_representation_share"])
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"ipgan: complete_representation_share must be in [0, 1], got {share}")
@@ -150,6 +165,7 @@ class IPGAN(Method):
             "complete_reconstruction",
             "latent_identity",
             "latent_pose",
+            "self_reconstruction",
         )
 
     def _generation_step(
@@ -204,7 +220,7 @@ class IPGAN(Method):
         cfg = self.config
         with self.autocast():
             identity = self.identity_encoder(x_a)
-            transformed = self.generator(identity, self.pose_encoder(x_b))
+            transformed = self.generator(identity, self.pose_encoder(self._pose_input(x_b)))
             critic_loss, critic_logs = self._critic_loss(x_b, transformed.detach())
         self.optimize("critic", critic_loss)
         with frozen(self.critic), self.autocast():
@@ -217,6 +233,11 @@ class IPGAN(Method):
                 + cfg["latent_identity_weight"] * latent_identity
                 + cfg["latent_pose_weight"] * latent_pose
             )
+            self_reconstruction = torch.zeros(())
+            if cfg["self_reconstruction_weight"]:  # a = b: G(E_id(x_a), E_p(x_a)) to x_a
+                rebuilt = self.generator(identity, self.pose_encoder(self._pose_input(x_a)))
+                self_reconstruction = channel_sum_l1(rebuilt, x_a)
+                loss = loss + cfg["self_reconstruction_weight"] * self_reconstruction
         self.optimize("generator", loss)
         return {
             "critic_transformation": critic_loss.item(),
@@ -225,6 +246,7 @@ class IPGAN(Method):
             "reconstruction": reconstruction.item(),
             "latent_identity": latent_identity.item(),
             "latent_pose": latent_pose.item(),
+            "self_reconstruction": self_reconstruction.item(),
         }
 
     def latent_reconstruction(self, identity: Tensor, z_p: Tensor) -> tuple[Tensor, Tensor]:
@@ -234,8 +256,13 @@ class IPGAN(Method):
         identity term also reaches E_id through its target."""
         mixed = self.generator(identity, z_p)
         latent_identity = (self.identity_encoder(mixed) - identity).abs().mean()
-        latent_pose = (self.pose_encoder(mixed) - z_p).abs().mean()
+        latent_pose = (self.pose_encoder(self._pose_input(mixed)) - z_p).abs().mean()
         return latent_identity, latent_pose
+
+    def _pose_input(self, images: Tensor) -> Tensor:
+        """What E_p sees in training: ``images`` under :func:`colour_mix` when the config's
+        ``pose_colour_mix`` is on (README "Deviations" 11), else the images themselves."""
+        return colour_mix(images) if self.pose_colour_mix else images
 
     def _critic_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Critic loss of one pathway.
