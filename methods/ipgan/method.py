@@ -20,9 +20,11 @@ branch (CR-GAN's ``reconstruct_fake``), else the transformation:
                   + MUNIT's latent reconstruction of x_ab = G(c_a, z_p), c_a = E_id(x_a):
                     |E_id(x_ab) - c_a|_1 + |E_p(x_ab) - z_p|_1
 |.|_1 of images is CR-GAN's ``L1_loss`` (sum over channels, mean over pixels); of codes
-MUNIT's ``recon_criterion`` (mean). In training E_p reads x_b and x_ab under
-``colour_mix`` (``pose_colour_mix``; README "Deviations" 11): the pairs share their
-scene, and E_p fed the plain image learned the scene instead of the pose.
+MUNIT's ``recon_criterion`` (mean). Two measured options, off by default (README
+"Deviations" 5 and 11): ``self_reconstruction_weight`` adds the a = b term
+|G(E_id(x_a), E_p(x_a)) - x_a|_1, and ``pose_colour_mix`` makes E_p read its training
+images through ``colour_mix`` (the pairs share their scene, and E_p fed the plain image
+learns the scene; through the colour map it learned nothing at the tiny budget).
 """
 
 from __future__ import annotations
