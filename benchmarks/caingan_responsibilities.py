@@ -5,7 +5,10 @@ pose-transfer test tuples targeted at their cross drivers' landmark drawings, an
 statistics of r_i and of the normalised weights r_i / sum_j r_j (uniform: 1 / K = 0.125),
 plus how far Eq. (1)'s fused embedding lies from the plain mean (relative L2).
 
-    python benchmarks/caingan_responsibilities.py results/runs/synthfaces/caingan/seed0
+    python benchmarks/caingan_responsibilities.py results/runs/synthfaces/caingan/seed0-k8
+
+(the K = 8 model of caingan's one model per K; a K = 1 model has one r_i per tuple, whose
+normalised weight is 1 by definition)
 """
 
 from __future__ import annotations

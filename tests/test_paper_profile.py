@@ -38,6 +38,7 @@ from bench.methods.requirements import (
     check_sampling_requirements,
     dataset_groupings,
 )
+from bench.runs import method_runs, per_k_mode
 
 PAPER_PROFILES = sorted(p.name for p in (REPO_ROOT / "profiles").glob("paper-*"))
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -185,8 +186,15 @@ def test_paper_profile_dag_builds_on_fake_datasets(profile, fake_roots, tmp_path
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     config = profile_config(profile)
     counts = job_counts(result.stdout)
-    per_dataset = sum(len(trained_seeds(config, m)) for m in config["methods"])
-    per_dataset += sum(get_method(m).cls.trainable for m in config["methods"])  # untrained rows
+    per_dataset = 0
+    for m in config["methods"]:  # trained runs (per K where the config says per_k), untrained rows
+        spec = get_method(m)
+        mode = per_k_mode(spec.resolved_config(config["scale"]), m)
+        ks = config["protocols"]["pose_transfer"]["k"]
+        trained, untrained = method_runs(
+            trained_seeds(config, m), ks, mode, spec.cls.trainable, spec.cls.not_applicable_k
+        )
+        per_dataset += len(trained) + len(untrained)
     assert counts["train"] == per_dataset * len(config["datasets"])
     assert counts["prepare"] == len(config["datasets"])
     assert not (tmp_path / "results").exists()  # a dry run writes nothing

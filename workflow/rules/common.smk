@@ -8,12 +8,16 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))
 from bench.config import trained_seeds, validate_config  # noqa: E402
 from bench.data.registry import capabilities  # noqa: E402
 from bench.methods.requirements import check_requirements  # noqa: E402
+from bench.runs import check_per_k_requirements, method_runs, one_model_per_seed  # noqa: E402
+from bench.runs import applicable_k, per_k_mode, protocol_k, protocol_k_of_run  # noqa: E402
+from bench.runs import run_seed  # noqa: E402
 
 _CONFIG_SOURCE = "config (config/config.yaml + profile + --config)"
 _validated = validate_config(dict(config), _CONFIG_SOURCE)
 # Every method's training grouping and group size, and protocol 1's K, against each
 # dataset's settings: a mismatch stops here, before any job, naming method and dataset.
 check_requirements(_validated, _CONFIG_SOURCE)
+check_per_k_requirements(_validated, _CONFIG_SOURCE)  # methods trained per K: each K's k_train
 config.clear()
 config.update(_validated)
 
@@ -26,14 +30,44 @@ RUN = "results/runs/{dataset}/{method}/seed{seed}"
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     method="[a-z0-9_]+",
-    seed=r"\d+(-untrained)?",
+    seed=r"\d+(-untrained)?(-k[1-9]\d*)?",
 
 
 def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def runs(dataset, untrained=True, external=False):
+def method_run_seeds(method, untrained=True):
+    """A method's trained and untrained runs (bench.runs.RunSeed): one per seed, or, for a
+    method whose config sets ``per_k`` (bench.runs), one per (seed, K of protocol 1)."""
+    from bench.methods.registry import get_method
+
+    spec = get_method(method)
+    resolved = spec.resolved_config(config["scale"], config["method_overrides"].get(method, {}))
+    return method_runs(
+        trained_seeds(config, method),
+        protocol_k(config),
+        per_k_mode(resolved, method),
+        untrained and config["untrained_rows"] and spec.cls.trainable,
+        spec.cls.not_applicable_k,
+    )
+
+
+def trained_k(method):
+    """The K a method has per-K runs of (bench.runs.applicable_k)."""
+    from bench.methods.registry import get_method
+
+    return applicable_k(protocol_k(config), get_method(method).cls.not_applicable_k)
+
+
+def run_k_values(method, seed):
+    """The K of protocol 1 a run synthesizes and scores (bench.runs.RunSeed.k_values)."""
+    from bench.methods.registry import get_method
+
+    return run_seed(seed).k_values(protocol_k(config), get_method(method).cls.not_applicable_k)
+
+
+def runs(dataset, untrained=True, external=False, one_k=False, k=None):
     """(method, seed) pairs trained on a dataset, in config order, then the untrained rows
     (and, with ``external``, the imported outputs of config ``external``, as seed 0).
 
@@ -42,17 +76,27 @@ def runs(dataset, untrained=True, external=False):
     oracle-scored pose-transfer and representation tables carry it; the pretrained face
     scores and reconstruction ask for ``untrained=False`` (the row costs a job each and
     shows nothing there that the other tables do not).
-    """
-    from bench.methods.registry import get_method
 
-    trained = [(m, str(s)) for m in config["methods"] for s in trained_seeds(config, m)]
-    untrained = [
-        (m, f"{config['seeds'][0]}-untrained")
-        for m in config["methods"]
-        if untrained and config["untrained_rows"] and get_method(m).cls.trainable
-    ]
+    A method trained per K (config ``per_k``) has one run per K (``0-k1``, ``0-k8``);
+    ``one_k`` keeps, for the stages without K, only its largest K's run; ``k`` keeps only
+    the per-K runs that score one of those K.
+    """
+    trained, first = [], []
+    for m in config["methods"]:
+        method_trained, method_untrained = method_run_seeds(m, untrained)
+        if one_k:
+            method_trained = one_model_per_seed(method_trained)
+            method_untrained = one_model_per_seed(method_untrained)
+        keep = lambda run: k is None or run.k is None or set(run_k_values(m, str(run))) & set(k)
+        trained += [(m, str(run)) for run in method_trained if keep(run)]
+        first += [(m, str(run)) for run in method_untrained if keep(run)]
     imported = [(m, "0") for m in config["external"].get(dataset, {})] if external else []
-    return trained + untrained + imported
+    return trained + first + imported
+
+
+def sweep_seed(method):
+    """The run whose model draws a method's pose sweep: its first seed (its largest K)."""
+    return str(one_model_per_seed(method_run_seeds(method, untrained=False)[0])[0])
 
 
 def table_names():

@@ -2,7 +2,8 @@ from bench.report.registry import TABLES as REPORT_TABLES  # noqa: E402
 
 
 def transfer_methods():
-    """Methods that provide transfer, in config order (their first seed draws the sweep)."""
+    """Methods that provide transfer, in config order (their first seed draws the sweep;
+    for a method trained per K, its largest K's model: ``sweep_seed``)."""
     return [m for m in config["methods"] if "transfer" in get_method(m).cls.provides]
 
 
@@ -49,7 +50,7 @@ rule sweep_figure:
         # labels each row with the yaw slope and r this oracle reads (as the score job does)
         pose_oracle="results/evaluators/{dataset}/synth-oracle-pose.pt",
         rows=lambda w: [
-            f"results/runs/{w.dataset}/{m}/seed{trained_seeds(config, m)[0]}/pose_sweep.npz"
+            f"results/runs/{w.dataset}/{m}/seed{sweep_seed(m)}/pose_sweep.npz"
             for m in transfer_methods()
         ],
     output:

@@ -13,7 +13,7 @@ rule synthesize:
     params:
         settings=lambda w: as_json(
             {**config["protocols"]["pose_transfer"], "device": config["train"]["device"],
-             "pose_bin_width": config["pose_bin_width"]}
+             "pose_bin_width": config["pose_bin_width"], "k": run_k(w)}
         ),
         data=lambda w: f"results/data/{w.dataset}",
     threads: config["train"]["threads"]
@@ -57,10 +57,19 @@ rule score:
         "--params {params.settings:q} --out {output} --threads {threads} --log {log}"
 
 
+def run_k(w):
+    """The K of protocol 1 a run synthesizes and scores: every K, or a per-K run's own."""
+    return run_k_values(w.method, w.seed)
+
+
 def face_score_params(w):
+    """Face-score settings; a per-K run (seed ``0-k1``) scores its own K only."""
+    face = config["protocols"]["face_scores"]
+    if getattr(w, "seed", None) is not None and run_seed(w.seed).k is not None:
+        face = {**face, "k": [k for k in face["k"] if k in run_k(w)]}
     return as_json(
         {
-            **config["protocols"]["face_scores"],
+            **face,
             **config["scoring"],
             "facenet_weights": config["evaluators"]["facenet"]["weights_path"],
         }

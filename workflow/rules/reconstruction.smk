@@ -3,10 +3,11 @@
 
 
 def autoencoding_runs(dataset):
-    """(method, seed) pairs whose method provides reconstruct or sample."""
+    """(method, seed) pairs whose method provides reconstruct or sample (of a method
+    trained per K, the largest K's model)."""
     return [
         (m, s)
-        for m, s in runs(dataset, untrained=False)
+        for m, s in runs(dataset, untrained=False, one_k=True)
         if {"reconstruct", "sample"} & get_method(m).cls.provides
     ]
 

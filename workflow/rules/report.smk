@@ -26,10 +26,13 @@ rule pose_transfer_table:
 
 
 def face_score_files(dataset):
-    """The pretrained-face scores of every trained run (no untrained rows: see ``runs``)."""
+    """The pretrained-face scores of every trained run (no untrained rows: see ``runs``;
+    of a method trained per K, the runs of the K that protocols.face_scores.k lists)."""
     return [
         f"results/runs/{dataset}/{m}/seed{s}/pose_transfer/metrics_faces.json"
-        for m, s in runs(dataset, untrained=False, external=True)
+        for m, s in runs(
+            dataset, untrained=False, external=True, k=config["protocols"]["face_scores"]["k"]
+        )
     ]
 
 

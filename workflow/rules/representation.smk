@@ -1,9 +1,10 @@
 def coded_runs(dataset):
-    """(method, seed) pairs whose method provides an identity or pose code, then the
-    external runs (config ``external``, seed 0) whose folder has a codes.npz."""
+    """(method, seed) pairs whose method provides an identity or pose code (of a method
+    trained per K, the largest K's model), then the external runs (config ``external``,
+    seed 0) whose folder has a codes.npz."""
     builtin = [
         (m, s)
-        for m, s in runs(dataset)
+        for m, s in runs(dataset, one_k=True)
         if {"identity_code", "pose_code"} & get_method(m).cls.provides
     ]
     folders = config["external"].get(dataset, {})

@@ -4,10 +4,20 @@
 # (bench.data.registry) have sequences get these jobs: the table's dataset_needs.
 
 
-def sequence_params():
+def sequence_k(method, seed):
+    """The K of protocols.sequence.k a run re-enacts: every K, or for a run of a method
+    trained per K (seed ``0-k8``) its own K and, on the largest K's run, any K without a
+    per-K run (bench.runs.protocol_k_of_run)."""
+    return protocol_k_of_run(run_seed(seed), config["protocols"]["sequence"]["k"], trained_k(method))
+
+
+def sequence_params(w):
+    settings = config["protocols"]["sequence"]
+    if run_seed(w.seed).k is not None:
+        settings = {**settings, "k": sequence_k(w.method, w.seed)}
     return as_json(
         {
-            **config["protocols"]["sequence"],
+            **settings,
             "device": config["train"]["device"],
             "pose_bin_width": config["pose_bin_width"],
         }
@@ -41,7 +51,7 @@ rule synthesize_sequence:
     output:
         f"{RUN}/sequence/generated.npz",
     params:
-        settings=lambda w: sequence_params(),
+        settings=sequence_params,
         data=lambda w: f"results/data/{w.dataset}",
     threads: config["train"]["threads"]
     log:
@@ -84,9 +94,10 @@ rule score_sequence:
 
 
 def sequence_runs(dataset):
-    """Every trained run (no untrained rows: see common.smk's runs) and the external runs
-    whose outputs folder holds sequence outputs (sequence_k<K>/)."""
-    trained = runs(dataset, untrained=False)
+    """Every trained run (no untrained rows: see common.smk's runs; of a method trained per
+    K, the runs that re-enact one of protocols.sequence.k: ``sequence_k``) and the external
+    runs whose outputs folder holds sequence outputs (sequence_k<K>/)."""
+    trained = [(m, s) for m, s in runs(dataset, untrained=False) if sequence_k(m, s)]
     imported = [
         (name, "0")
         for name, folder in config["external"].get(dataset, {}).items()

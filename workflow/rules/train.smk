@@ -1,5 +1,4 @@
 from bench.methods.registry import get_method  # noqa: E402
-from bench.runs import run_seed  # noqa: E402
 
 
 #: Weights the DAG trains for each perceptual backbone (bench/perceptual.py); vgg19 has none.
