@@ -247,3 +247,25 @@ def test_fvd_row_compares_the_videos_with_generated_i3d_weights(seq_root, tmp_pa
     )
     reason = next(row.na_reason for row in rows if row.family == "fvd")
     assert str(tmp_path / "absent.pt") in reason
+
+
+def test_score_stage_skips_the_configured_source_frames_for_every_run(seq_root, tmp_path):
+    """A run re-enacting only K = 1 (a per-K run) is scored on the frames after max(K) of
+    protocols.sequence.k (``skip_frames``), as every other run, not after its own K."""
+    sequences = load_sequences(seq_root.data)
+    outputs = {"k1": builtin_outputs(seq_root, "copy_source", (1,))["k1"]}
+    generated = tmp_path / "generated.npz"
+    save_generated_sequences(generated, outputs, sequences.ids, [1])
+    out = tmp_path / "metrics.json"
+    argv = ["score-sequence", "--method", "copy_source", "--seed", "0-k1"]
+    argv += ["--data", str(seq_root.data), "--generated", str(generated), "--out", str(out)]
+    argv += ["--params", json.dumps({**SETTINGS, "skip_frames": 4})]
+    argv += ["--identity-oracle", str(seq_root.root / "identity.pt")]
+    argv += ["--pose-oracle", str(seq_root.root / "pose.pt")]
+    assert bench_main(argv) == 0
+    l1 = next(
+        r["value"] for r in json.loads(out.read_text())["rows"] if r["metric"] == "l1[rgb-0-1]"
+    )
+    videos = sequences.videos()[:, 4:] / 255.0
+    expected = np.abs(outputs["k1"][:, 4:] / 255.0 - videos).mean(axis=(2, 3, 4)).mean()
+    assert l1 == pytest.approx(expected, rel=1e-6)

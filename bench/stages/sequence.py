@@ -49,7 +49,8 @@ def cmd_score_sequence(args: argparse.Namespace) -> None:
     if ids != sequences.ids:
         raise DataError(f"{args.generated}: written for other sequences than {args.data}")
     oracle = SynthOracle.load(Path(args.identity_oracle), Path(args.pose_oracle))
-    rows = protocol.score_sequences(outputs, sequences, oracle, params, present, k_values)
+    skip = [params.get("skip_frames", max(k_values))]  # the DAG: max of protocols.sequence.k
+    rows = protocol.score_sequences(outputs, sequences, oracle, params, present, skip)
     label, not_applicable, provenance = scored_run(
         args.method, args.seed.label(args.method), args.generated
     )

@@ -78,6 +78,8 @@ rule score_sequence:
                 **config["scoring"],
                 "lpips": config["evaluators"]["lpips"],
                 "fvd_weights": config["evaluators"].get("fvd", {}).get("weights_path"),
+                # the frames before max(K) are sources of some K: no run scores them
+                "skip_frames": max(config["protocols"]["sequence"]["k"]),
             }
         ),
         data=lambda w: f"results/data/{w.dataset}",
