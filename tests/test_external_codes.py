@@ -169,8 +169,11 @@ def test_dag_gives_protocol_2_to_external_runs_with_codes_only(tmp_path):
         (tmp_path / name / "k1_self").mkdir(parents=True)
         (tmp_path / name / "k1_self" / "0000.png").touch()
     (tmp_path / "with_codes" / "codes.npz").touch()
+    # sequences only: imported for the sequence protocol, no pose-transfer import or row
+    (tmp_path / "seq_only" / "sequence_k1").mkdir(parents=True)
+    (tmp_path / "seq_only" / "sequence_k1" / "seq0000.mp4").touch()
     external = tmp_path / "external.yaml"
-    folders = {name: str(tmp_path / name) for name in ("with_codes", "no_codes")}
+    folders = {name: str(tmp_path / name) for name in ("with_codes", "no_codes", "seq_only")}
     external.write_text(json.dumps({"external": {"synthfaces": folders}}))
     configs = [REPO_ROOT / "config/config.yaml", REPO_ROOT / "config/smoke.yaml", external]
     result = subprocess.run(
@@ -195,3 +198,8 @@ def test_dag_gives_protocol_2_to_external_runs_with_codes_only(tmp_path):
         assert any("with_codes/seed0/representation/" in i for i in inputs), table
     imports = [job for job in jobs if job.startswith("import_outputs:")]
     assert len(imports) == 2 and all("--no-codes-copy" in job for job in imports)
+    assert not any("seq_only" in job for job in imports)
+    sequence_imports = [job for job in jobs if job.startswith("import_sequence_outputs:")]
+    assert len(sequence_imports) == 1 and folders["seq_only"] in sequence_imports[0]
+    pose_table = [job.split("\n")[1] for job in jobs if job.startswith("pose_transfer_table:")]
+    assert pose_table and "seq_only" not in pose_table[0]

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from bench.config import trained_seeds, validate_config  # noqa: E402
 from bench.data.registry import capabilities  # noqa: E402
+from bench.external.import_ import detect_protocols  # noqa: E402
 from bench.methods.requirements import check_requirements  # noqa: E402
 from bench.runs import check_per_k_requirements, method_runs, one_model_per_seed  # noqa: E402
 from bench.runs import applicable_k, per_k_mode, protocol_k, protocol_k_of_run  # noqa: E402
@@ -69,7 +70,8 @@ def run_k_values(method, seed):
 
 def runs(dataset, untrained=True, external=False, one_k=False, k=None):
     """(method, seed) pairs trained on a dataset, in config order, then the untrained rows
-    (and, with ``external``, the imported outputs of config ``external``, as seed 0).
+    (and, with ``external``, the imported outputs of config ``external`` whose folder holds
+    pose-transfer outputs, as seed 0; a folder of sequences only has no pose-transfer row).
 
     With ``untrained_rows``, every trainable method is also scored at its initialisation
     (seed ``<first>-untrained``, steps 0): the row that shows what training adds. Only the
@@ -90,7 +92,11 @@ def runs(dataset, untrained=True, external=False, one_k=False, k=None):
         keep = lambda run: k is None or run.k is None or set(run_k_values(m, str(run))) & set(k)
         trained += [(m, str(run)) for run in method_trained if keep(run)]
         first += [(m, str(run)) for run in method_untrained if keep(run)]
-    imported = [(m, "0") for m in config["external"].get(dataset, {})] if external else []
+    imported = [
+        (name, "0")
+        for name, folder in config["external"].get(dataset, {}).items()
+        if external and "pose_transfer" in detect_protocols(Path(folder))
+    ]
     return trained + first + imported
 
 

@@ -103,7 +103,7 @@ def sequence_runs(dataset):
     imported = [
         (name, "0")
         for name, folder in config["external"].get(dataset, {}).items()
-        if any(Path(folder).glob("sequence_k*"))
+        if "sequence" in detect_protocols(Path(folder))
     ]
     return trained + imported
 
