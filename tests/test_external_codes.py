@@ -203,3 +203,39 @@ def test_dag_gives_protocol_2_to_external_runs_with_codes_only(tmp_path):
     assert len(sequence_imports) == 1 and folders["seq_only"] in sequence_imports[0]
     pose_table = [job.split("\n")[1] for job in jobs if job.startswith("pose_transfer_table:")]
     assert pose_table and "seq_only" not in pose_table[0]
+
+
+def test_external_codes_alone_get_the_verification_table(tmp_path):
+    """Reference methods only (none provides a code) and one external folder with
+    codes.npz: the DAG still builds the verification and disentanglement tables for it."""
+    import subprocess
+    import sys
+
+    from bench import REPO_ROOT
+
+    (tmp_path / "mine" / "k1_self").mkdir(parents=True)
+    (tmp_path / "mine" / "k1_self" / "0000.png").touch()
+    (tmp_path / "mine" / "codes.npz").touch()
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        json.dumps(
+            {
+                "methods": ["copy_source", "copy_driver", "ground_truth"],
+                "external": {"synthfaces": {"mine": str(tmp_path / "mine")}},
+            }
+        )
+    )
+    configs = [REPO_ROOT / "config/config.yaml", REPO_ROOT / "config/smoke.yaml", extra]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "workflow/Snakefile")]
+        + ["--workflow-profile", str(REPO_ROOT / "profiles/smoke"), "--configfiles", *configs]
+        + ["--directory", str(tmp_path / "work"), "-n", "--cores", "1"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = result.stdout.split("\nrule ")
+    verification = [job for job in jobs if job.startswith("verification_table:")]
+    assert len(verification) == 1 and "mine/seed0/representation/" in verification[0]
+    assert any(job.startswith("represent_external:") for job in jobs)

@@ -108,12 +108,18 @@ def sweep_seed(method):
 def table_names():
     """Every table of every dataset, as bench.report.registry lists them: pose transfer
     always (by the synth oracle and, when enabled, by pretrained face evaluators),
-    verification when codes exist, reconstruction when a method reconstructs or samples,
-    disentanglement on datasets with exact factors."""
+    verification when codes exist (a built-in method's, or an external folder's codes.npz),
+    reconstruction when a method reconstructs or samples, disentanglement on datasets with
+    exact factors."""
+    from bench.external import CODES_FILE
     from bench.methods.registry import get_method
+    from bench.report.registry import CODES
     from bench.report.registry import table_names as registered_tables
 
     provided = set().union(*(get_method(m).cls.provides for m in config["methods"]))
+    folders = [Path(f) for named in config["external"].values() for f in named.values()]
+    if any((folder / CODES_FILE).is_file() for folder in folders):
+        provided |= CODES
     enabled = {"face_scores": config["protocols"]["face_scores"]["enabled"]}
     return registered_tables(config["datasets"], provided, enabled, has=dataset_has)
 
