@@ -159,7 +159,8 @@ def test_the_dag_trains_one_run_per_k_and_scores_each_at_its_k(tmp_path):
         assert f"--run-dir results/runs/synthfaces/{run} " in out, run
     assert "caingan/seed0 " not in out and "caingan/seed0-untrained-k" not in out
     assert "--model results/runs/synthfaces/caingan/seed0-k4/model.pt --params" in out
-    synth = [line for line in out.splitlines() if "bench synthesize" in line]
+    # "bench synthesize " with its space: "bench synthesize-sequence" lines carry other K
+    synth = [line for line in out.splitlines() if "bench synthesize " in line]
     k_of = {line.split("/model.pt")[0].split("/")[-1]: json.loads(line.split("'")[1])["k"]
             for line in synth if "--method caingan " in line}  # fmt: skip
     assert k_of == {"seed0-k1": [1], "seed0-k4": [4], "seed0-untrained": [1, 4]}
