@@ -62,11 +62,18 @@ def test_smoke_dag_writes_every_table_with_arrows_and_evaluators(smoke_run):
             "verification",
             "reconstruction",
             "disentanglement",
+            "sequence",
         )
         for e in ("csv", "md", "tex")
     )
+    sequence = (tables / "synthfaces_sequence.md").read_text()
+    assert "| k2   | ground_truth |                1.000 |" in sequence
+    assert "fvd[i3d-k400-tfhub-torchscript/logits400/16f-224px] is n/a: fvd: no I3D weights at" in (
+        sequence
+    )
     faces = (tables / "synthfaces_pose_transfer_faces.md").read_text()
     assert "CSIM tgt [dlib-resnet] ↑" in faces and "pose err ° [dlib68-pnp] ↓" in faces
+    assert "pose err ° [mtcnn5-pnp] ↓" in faces and "AKD px [mtcnn-5] ↓" in faces
     assert "csim_target[facenet-vggface2] is n/a" in faces
     assert "MIG [synth-factors] ↑" in (tables / "synthfaces_disentanglement.md").read_text()
     reconstruction = (tables / "synthfaces_reconstruction.md").read_text()
