@@ -178,6 +178,16 @@ def detect_protocols(folder: Path) -> tuple[str, ...]:
     return (("pose_transfer",) if pose else ()) + (("sequence",) if sequence else ())
 
 
+def holds_pose_transfer(folder: Path) -> bool:
+    """Whether an outputs folder holds pose-transfer outputs (the DAG's import_outputs)."""
+    return "pose_transfer" in detect_protocols(folder)
+
+
+def holds_sequences(folder: Path) -> bool:
+    """Whether an outputs folder holds sequence outputs (import_sequence_outputs)."""
+    return "sequence" in detect_protocols(folder)
+
+
 def import_outputs(
     data: Path,
     folder: Path,

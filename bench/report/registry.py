@@ -101,7 +101,9 @@ TABLES: tuple[Table, ...] = (
         bar_figure=True,
         notes=(
             "pose err: head pose of the generated image vs the driver, both estimated by the "
-            "same evaluator (its bias cancels). AED id (aed_id): L2 distance of identity "
+            "same evaluator (its bias cancels), as the mean of the absolute yaw, pitch and roll "
+            "differences in degrees: the APD (average pose distance) of recent papers, named by "
+            "its estimator. AED id (aed_id): L2 distance of identity "
             "embeddings, generated vs target (FOMM's AED); AKD: mean distance in pixels of the "
             "evaluator's landmarks, generated vs target; MKR: share of outputs in which the landmark "
             "evaluator finds no face where the target has one (N: tuples whose target has a "

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from bench.config import trained_seeds, validate_config  # noqa: E402
 from bench.data.registry import capabilities  # noqa: E402
-from bench.external.import_ import detect_protocols  # noqa: E402
+from bench.external.import_ import holds_pose_transfer, holds_sequences  # noqa: E402
 from bench.methods.requirements import check_requirements  # noqa: E402
 from bench.runs import check_per_k_requirements, method_runs, one_model_per_seed  # noqa: E402
 from bench.runs import applicable_k, per_k_mode, protocol_k, protocol_k_of_run  # noqa: E402
@@ -95,7 +95,7 @@ def runs(dataset, untrained=True, external=False, one_k=False, k=None):
     imported = [
         (name, "0")
         for name, folder in config["external"].get(dataset, {}).items()
-        if external and "pose_transfer" in detect_protocols(Path(folder))
+        if external and holds_pose_transfer(Path(folder))
     ]
     return trained + first + imported
 

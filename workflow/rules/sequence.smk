@@ -103,7 +103,7 @@ def sequence_runs(dataset):
     imported = [
         (name, "0")
         for name, folder in config["external"].get(dataset, {}).items()
-        if "sequence" in detect_protocols(Path(folder))
+        if holds_sequences(Path(folder))
     ]
     return trained + imported
 
