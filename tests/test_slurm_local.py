@@ -199,3 +199,17 @@ def test_group_jobs_are_paired_by_name_not_log_order(monkeypatch):
     shown["30"] = shown["30"].replace("rule_run_represent", "rule_run_sweep")
     problems, _ = check_smoke.request_problems(log, PROFILE)
     assert problems == ["SLURM group job 30: no group 'rule_run_sweep' in the log"]
+
+
+def test_slurm_groups_benchmark_drops_only_the_groups(tmp_path):
+    """benchmarks/slurm_groups.py compares the profile with a copy that has no groups:
+    that copy must keep every other setting (partitions, resources, status polling)."""
+    spec = importlib.util.spec_from_file_location(
+        "slurm_groups", REPO_ROOT / "benchmarks" / "slurm_groups.py"
+    )
+    slurm_groups = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slurm_groups)
+    out = slurm_groups.profile_without_groups(REPO_ROOT / "profiles" / "slurm", tmp_path / "p")
+    plain = yaml.safe_load((out / "config.yaml").read_text())
+    assert "groups" in PROFILE and "groups" not in plain
+    assert plain == {key: value for key, value in PROFILE.items() if key != "groups"}
