@@ -4,7 +4,8 @@ Runs, one after the other from empty directories (so their times compare within 
 session): the smoke DAG locally (``--cores 2``; groups are a cluster setting, so a local
 run has none), then through ``profiles/slurm`` on the running cluster of
 ``tools/slurm-local`` as it is (group ``run``) and with its ``groups:`` removed. Prints
-one markdown row per run: wall seconds, rule jobs, SLURM submissions, group jobs.
+one markdown row per run: wall seconds, Snakemake jobs (its "N of M steps", `all`
+included), SLURM submissions, group jobs.
 
     tools/slurm-local/start.sh
     python benchmarks/slurm_groups.py --work /tmp/slurm-groups
@@ -14,6 +15,7 @@ one markdown row per run: wall seconds, rule jobs, SLURM submissions, group jobs
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         ("SLURM, group run", [*SNAKEMAKE, "--profile", str(args.profile), *SMOKE, *SLURM_LOCAL]),
         ("SLURM, no groups", [*SNAKEMAKE, "--profile", str(plain), *SMOKE, *SLURM_LOCAL]),
     ]
-    print("| smoke DAG | wall s | rule jobs | SLURM submissions | group jobs |")
+    print("| smoke DAG | wall s | Snakemake jobs | SLURM submissions | group jobs |")
     print("|---|---|---|---|---|")
     for index, (name, command) in enumerate(variants):
         directory, log = args.work / f"run{index}", args.work / f"run{index}.log"
@@ -56,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0:
             print(f"{name}: exit {rc}, see {log}", file=sys.stderr)
             return 1
-        counts = submissions(log.read_text())
+        text = log.read_text()
+        counts, steps = submissions(text), re.findall(r"^\d+ of (\d+) steps", text, re.M)
         print(
-            f"| {name} | {wall:.0f} | {counts['rule_jobs']} | {counts['submissions']} | "
+            f"| {name} | {wall:.0f} | {steps[-1] if steps else '?'} | {counts['submissions']} | "
             f"{counts['group_jobs']} |",
             flush=True,
         )
