@@ -86,6 +86,17 @@ def check_images(images: np.ndarray) -> np.ndarray:
     return images
 
 
+def enlarge_small(cv2: Any, image: np.ndarray, min_side: int) -> tuple[np.ndarray, int]:
+    """``image`` enlarged bicubically by the integer ``ceil(min_side / its shorter side)``
+    (1: unchanged) as a contiguous array, and that factor: detectors built for larger faces
+    (dlib's HOG, MTCNN) search a small crop at one coarse level otherwise."""
+    scale = max(1, math.ceil(min_side / min(image.shape[:2])))
+    if scale > 1:
+        size = (image.shape[1] * scale, image.shape[0] * scale)
+        image = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(image), scale
+
+
 @dataclass(frozen=True)
 class FaceBox:
     """A detection in the input image's pixel coordinates (edges, x right, y down) and its HOG score."""
@@ -133,15 +144,7 @@ class DlibFace:
 
     def _detect_one(self, image: np.ndarray) -> _Detection | None:
         """Enlarge a small image, run the HOG detector and keep the highest-scoring face."""
-        side = min(image.shape[:2])
-        scale = max(1, math.ceil(self.min_side / side))
-        work = image
-        if scale > 1:
-            work = self._cv2.resize(
-                image, (image.shape[1] * scale, image.shape[0] * scale),
-                interpolation=self._cv2.INTER_CUBIC,
-            )  # fmt: skip
-        work = np.ascontiguousarray(work)
+        work, scale = enlarge_small(self._cv2, image, self.min_side)
         rects, scores, _ = self.detector.run(work, self.upsample, 0.0)
         if len(rects) == 0:
             return None

@@ -37,13 +37,12 @@ a frontal-looking set of points on a profile, which no test on the points can ca
 from __future__ import annotations
 
 import logging
-import math
 import os
 
 import numpy as np
 
 from bench.errors import EvaluatorUnavailable
-from bench.evaluators.dlib_face import _import, check_images
+from bench.evaluators.dlib_face import _import, check_images, enlarge_small
 from bench.evaluators.head_pose import FOCAL_SCALE, solve_head_pose
 
 log = logging.getLogger(__name__)
@@ -102,16 +101,9 @@ class MtcnnFace:
 
     def _points_one(self, image: np.ndarray) -> np.ndarray | None:
         """The most probable face's 5 points in the input's pixels, or None."""
-        side = min(image.shape[:2])
-        scale = max(1, math.ceil(self.min_side / side))
-        work = image
-        if scale > 1:
-            work = self._cv2.resize(
-                image, (image.shape[1] * scale, image.shape[0] * scale),
-                interpolation=self._cv2.INTER_CUBIC,
-            )  # fmt: skip
+        work, scale = enlarge_small(self._cv2, image, self.min_side)
         with self._torch.inference_mode():
-            boxes, probabilities, points = self.mtcnn.detect(np.ascontiguousarray(work), True)
+            boxes, probabilities, points = self.mtcnn.detect(work, True)
         if boxes is None:
             return None
         best = int(np.argmax(np.asarray(probabilities, np.float64)))
