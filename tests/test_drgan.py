@@ -146,6 +146,30 @@ def test_pretraining_stops_when_d_reaches_the_training_accuracy(
     assert f"ended after {stop} steps at D^d training accuracy {accuracy[stop - 1]:.3f}" in (
         caplog.text
     )
+    assert "below its target" not in caplog.text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cap_that_ends_the_pretraining_below_its_target_is_warned(name, data, caplog) -> None:
+    """When pretrain_steps ends the pretraining before D^d's running accuracy reaches
+    pretrain_until_accuracy, the log warns with the cap, the accuracy reached and the target;
+    with no target (null: always the cap) there is nothing to warn about."""
+    for until, warned in ((0.99, True), (None, False)):
+        spec, config, method = build(name, data, pretrain_steps=2, pretrain_until_accuracy=until)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            for step in range(3):
+                method.training_step(batch_of(spec, config, data, step), step)
+        assert int(method.pretrain_end) == 2
+        accuracy = float(method.pretrain_accuracy)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert f"ended after 2 steps at D^d training accuracy {accuracy:.3f}" in caplog.text
+        if warned:
+            assert accuracy < 0.99 and len(warnings) == 1, warnings
+            assert "stopped at its cap of 2 steps" in warnings[0]
+            assert f"{accuracy:.3f} < pretrain_until_accuracy 0.99" in warnings[0]
+        else:
+            assert not warnings
 
 
 @pytest.mark.parametrize("name", NAMES)

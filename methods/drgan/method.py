@@ -317,17 +317,29 @@ class DRGAN(Method):
         return False
 
     def end_pretraining(self, step: int) -> None:
-        """Mark ``step`` as the first adversarial step and log the accuracy reached."""
+        """Mark ``step`` as the first adversarial step and log the accuracy reached; a
+        warning says when the cap ended it below ``pretrain_until_accuracy``."""
         self.pretrain_end.fill_(step)
-        if step > 0:
-            log.info(
-                "%s: identity pretraining ended after %d steps at D^d training accuracy %.3f "
-                "(running average; target %s, cap %d)",
+        if step == 0:
+            return
+        accuracy, cap = float(self.pretrain_accuracy), int(self.config["pretrain_steps"])
+        log.info(
+            "%s: identity pretraining ended after %d steps at D^d training accuracy %.3f "
+            "(running average; target %s, cap %d)",
+            type(self).__name__,
+            step,
+            accuracy,
+            self.pretrain_until,
+            cap,
+        )
+        if self.pretrain_until is not None and accuracy < self.pretrain_until:
+            log.warning(
+                "%s: identity pretraining stopped at its cap of %d steps (pretrain_steps) "
+                "below its target: D^d training accuracy %.3f < pretrain_until_accuracy %s",
                 type(self).__name__,
-                step,
-                float(self.pretrain_accuracy),
+                cap,
+                accuracy,
                 self.pretrain_until,
-                int(self.config["pretrain_steps"]),
             )
 
     def pretrain_step(
