@@ -148,6 +148,32 @@ def all_figures():
     ]
 
 
+_PRELOAD_SERVER = []
+
+
+def start_preload_server():
+    """bench/preload_server.py for a local run (config runtime.preload_server): jobs fork
+    from a process that imported torch once. Never for cluster jobs (their own nodes)."""
+    import os
+    from bench.preload_server import start_server
+
+    if (
+        config["runtime"]["preload_server"]
+        and workflow.local_exec
+        and workflow.is_main_process
+        and not os.environ.get("SLURM_JOB_ID")
+    ):
+        log = Path("results/logs/preload_server.log")
+        _PRELOAD_SERVER.append(start_server(PY, log))
+
+
+def stop_preload_server():
+    from bench.preload_server import stop_server
+
+    while _PRELOAD_SERVER:
+        stop_server(*_PRELOAD_SERVER.pop())
+
+
 def print_result_locations():
     root = Path.cwd() / "results"
     print("\nidpose-bench finished. Results:")
