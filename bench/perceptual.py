@@ -6,15 +6,30 @@ use ImageNet VGG19 (and VGGFace), whose weights cannot be downloaded here, so th
 backbone is a named component chosen by a method config's ``perceptual`` section::
 
     perceptual:
-      backbone: synth-geometry # or synth-oracle, vgg19
-      weights_path: null       # the DAG fills it for synth-*; vgg19 falls back to torch hub's cache
+      backbone: synth-geometry # or synth-identity, synth-oracle, vgg19, vggface
+      weights_path: null       # the DAG fills it for synth-*; vgg19/vggface fall back to torch hub's cache
       layer_weights: null      # null: the backbone's default weights, one per layer
+
+FSHM's L_CNT has a second, face-recognition half (VGGFace in the paper): a method config's
+``perceptual_identity`` section, with the same keys (``PERCEPTUAL_SECTIONS``).
 
 - ``vgg19``: torchvision's VGG19 feature layout, layers relu1_1, relu2_1, relu3_1,
   relu4_1, relu5_1 (``features`` slices 0-1, 2-6, 7-11, 12-20, 21-29) with weights
   1/32, 1/16, 1/8, 1/4, 1, fed [0, 1] images without ImageNet normalisation, exactly as
   CainGAN's and pix2pixHD's code. Weights come from ``weights_path`` or torch hub's cache
   (``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``); they are never downloaded.
+- ``vggface``: VGG-Face (Parkhi et al. 2015; a VGG-16), layers relu1_1 .. relu5_1 (the
+  ports' VGGFace layers 1, 6, 11, 18, 25 of ``features``), weight 1 each (the paper's one
+  lambda per layer), fed Caffe input: 0-255, VGG-Face's mean subtracted, BGR (the vincent
+  port's fixed loss_generator). Weights: the Caffe model converted to a state_dict in
+  torchvision's VGG-16 layout (``features.N.*``; ``classifier.*`` and the unused conv5_2/5_3
+  are ignored, every other key is required), from ``weights_path`` or
+  ``$TORCH_HOME/hub/checkpoints/vggface-caffe.pth``; never downloaded.
+- ``synth-identity``: FSHM's VGGFace stand-in (:mod:`bench.evaluators.synth_identity`): a
+  VGG-style face classifier (softmax over its own people, several scenes each) of people no
+  dataset holds and synth-geometry does not render either; features after each block (its
+  relu{b}_2), weight 1 at the deepest, halving upwards. The DAG trains it
+  (``evaluators.synth_identity``) only when a method selects it.
 - ``synth-geometry`` (the default): the trunk of a regressor of the 68 landmarks, their
   visibility, the expression strengths and the light (:mod:`bench.evaluators.synth_geometry`),
   features after each of its stride-2 stages. It is trained on renders of people no dataset
@@ -48,18 +63,30 @@ from torch import Tensor, nn
 from bench.errors import CheckpointError, ConfigError
 from bench.runtime import load_weights_only
 
-BACKBONES = ("vgg19", "synth-oracle", "synth-geometry")
+BACKBONES = ("vgg19", "vggface", "synth-oracle", "synth-geometry", "synth-identity")
 SPEC_KEYS = frozenset({"backbone", "weights_path", "layer_weights"})
+#: Method-config keys that hold a perceptual spec: ``perceptual`` (every method's L_CNT or
+#: L_VGG) and ``perceptual_identity`` (FSHM's second, face-recognition half of L_CNT).
+PERCEPTUAL_SECTIONS = ("perceptual", "perceptual_identity")
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 #: End (exclusive) of each slice of torchvision's ``vgg19().features``: relu1_1 .. relu5_1.
 VGG19_SLICE_ENDS = (2, 7, 12, 21, 30)
 VGG19_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+VGGFACE_FILE = "vggface-caffe.pth"
+#: VGG-Face is a VGG-16 (torchvision's ``cfgs["D"]`` layout); the ports' VGGFace layers
+#: [1, 6, 11, 18, 25] of ``features`` are relu1_1 .. relu5_1: slices 0-1, 2-6, 7-11, 12-18, 19-25.
+VGGFACE_SLICE_ENDS = (2, 7, 12, 19, 26)
+#: The paper's lambda_VGGFace is one weight for every layer (2.5e-2; the method scales it).
+VGGFACE_LAYER_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 1.0)
+#: VGG-Face's Caffe training mean, in RGB order (the Caffe model takes BGR 0-255 minus it).
+VGGFACE_RGB_MEAN = (129.1863, 104.7624, 93.5940)
 #: Layers per stage of the oracle's ConvTrunk: conv-BN-ReLU-conv-BN-ReLU.
 ORACLE_LAYERS_PER_STAGE = 6
 ORACLE_CHECKPOINT_METHOD = "synth-oracle-identity"
 GEOMETRY_CHECKPOINT_METHOD = "synth-geometry"
+IDENTITY_CHECKPOINT_METHOD = "synth-identity"
 
 
 class PerceptualWeightsMissing(ConfigError):
@@ -141,12 +168,19 @@ class MethodPerceptualLoss:
     """The one way a method holds its perceptual loss: ``perceptual = MethodPerceptualLoss()``.
 
     On a :class:`~bench.methods.api.Method` subclass, ``self.perceptual`` is the loss that
-    ``self.config["perceptual"]`` describes, built on first read on the method's device
+    ``self.config["perceptual"]`` describes (``perceptual_identity = MethodPerceptualLoss()``:
+    ``self.config["perceptual_identity"]``), built on first read on the method's device
     (a method that needs it before training reads it in ``configure_optimizers``). It is
     kept outside the module tree: not in ``parameters()``, ``state_dict()`` or ``.to()``.
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
+        if name not in PERCEPTUAL_SECTIONS:
+            raise ConfigError(
+                f"{owner.__name__}.{name}: a perceptual loss attribute is named after its "
+                f"config section, one of {list(PERCEPTUAL_SECTIONS)}"
+            )
+        self._key = name
         self._slot = f"_{name}_loss"
 
     def __get__(self, method: Any, owner: type | None = None) -> Any:
@@ -154,7 +188,7 @@ class MethodPerceptualLoss:
             return self
         loss = method.__dict__.get(self._slot)
         if loss is None:
-            loss = build_perceptual(method.config["perceptual"]).to(method.device)
+            loss = build_perceptual(method.config[self._key]).to(method.device)
             method.__dict__[self._slot] = loss  # a plain attribute: no submodule
         return loss
 
@@ -170,12 +204,14 @@ def build_perceptual(spec: dict[str, Any]) -> PerceptualLoss:
     if backbone not in BACKBONES:
         raise ConfigError(f"perceptual.backbone: {backbone!r} is not one of {list(BACKBONES)}")
     weights_path = spec.get("weights_path")
-    if backbone == "vgg19":
-        slices, defaults, preprocess, source = _vgg19(weights_path)
-    elif backbone == "synth-geometry":
-        slices, defaults, preprocess, source = _synth_geometry(weights_path)
-    else:
-        slices, defaults, preprocess, source = _synth_oracle(weights_path)
+    loaders = {
+        "vgg19": _vgg19,
+        "vggface": _vggface,
+        "synth-geometry": _synth_geometry,
+        "synth-identity": _synth_identity,
+        "synth-oracle": _synth_oracle,
+    }
+    slices, defaults, preprocess, source = loaders[backbone](weights_path)
     layer_weights = spec.get("layer_weights")
     return PerceptualLoss(
         backbone, slices, defaults if layer_weights is None else layer_weights, preprocess, source
@@ -217,6 +253,54 @@ def _vgg19(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, 
     starts = (0, *VGG19_SLICE_ENDS[:-1])
     slices = [features[a:b] for a, b in zip(starts, VGG19_SLICE_ENDS, strict=True)]
     return slices, VGG19_LAYER_WEIGHTS, _identity, str(path)
+
+
+def vggface_cache_path() -> Path:
+    """Where the ``vggface`` backbone looks without a ``weights_path`` (honours ``$TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGGFACE_FILE
+
+
+def _vggface_features() -> nn.Sequential:
+    """VGG-16's convolutional part up to relu5_1 (torchvision ``cfgs["D"]``, no batch norm)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    features = make_layers(cfgs["D"], batch_norm=False)[: VGGFACE_SLICE_ENDS[-1]]
+    for module in features:
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    return features
+
+
+def _vggface(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
+    path = Path(weights_path) if weights_path else vggface_cache_path()
+    if not path.is_file():
+        raise PerceptualWeightsMissing(
+            f"perceptual backbone 'vggface': no weights at {path}. Set the method config's "
+            f"perceptual_identity.weights_path (or place the file at {vggface_cache_path()}) to "
+            f"the VGG-Face (Parkhi et al. 2015) Caffe model converted to a PyTorch state_dict "
+            f"in torchvision's VGG-16 layout (features.N.weight / .bias; BGR input); weights "
+            f"are never downloaded. Or use perceptual_identity.backbone: synth-identity"
+        )
+    state = _load_weights(path)
+    features = _vggface_features()
+    wanted = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    prefix = "features."
+    if any(not k.startswith(prefix) for k in wanted):
+        raise CheckpointError(
+            f"{path}: not a VGG-Face state_dict in torchvision's VGG-16 layout: keys "
+            f"{sorted(k for k in wanted if not k.startswith(prefix))[:5]} are neither "
+            f"features.* nor classifier.*"
+        )
+    wanted = {k[len(prefix) :]: v for k, v in wanted.items()}
+    # Layers after relu5_1 (conv5_2, conv5_3) are not read by the loss; strict on the rest.
+    wanted = {k: v for k, v in wanted.items() if int(k.split(".")[0]) < VGGFACE_SLICE_ENDS[-1]}
+    try:
+        features.load_state_dict(wanted)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: not a VGG-Face (VGG-16) state_dict: {error}") from error
+    starts = (0, *VGGFACE_SLICE_ENDS[:-1])
+    slices = [features[a:b] for a, b in zip(starts, VGGFACE_SLICE_ENDS, strict=True)]
+    return slices, VGGFACE_LAYER_WEIGHTS, _caffe_vggface, str(path)
 
 
 def _trunk_checkpoint(
@@ -262,6 +346,29 @@ def _synth_geometry(weights_path: str | None) -> tuple[list[nn.Module], tuple, C
     return _trunk_backbone(path, state, OUTPUT_DIM)
 
 
+def _synth_identity(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
+    from bench.evaluators.synth_identity import VGGStack
+
+    path, state = _trunk_checkpoint(
+        "synth-identity",
+        weights_path,
+        IDENTITY_CHECKPOINT_METHOD,
+        "Set the method config's perceptual_identity.weights_path to a synth-identity "
+        "checkpoint; the DAG trains results/evaluators/<dataset>/synth-identity.pt and sets it "
+        "(config key evaluators.synth_identity; python -m bench.evaluators.synth_identity)",
+    )
+    settings = state["settings"]
+    net = VGGStack(state["resolution"], settings["width"], settings["embedding_dim"])
+    try:
+        net.load_state_dict(state["net"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: not a synth-identity network: {error}") from error
+    slices = list(net.blocks)
+    # Deepest block weight 1, halving towards the input, as the other SynthFaces backbones.
+    defaults = tuple(2.0 ** (i - len(slices) + 1) for i in range(len(slices)))
+    return slices, defaults, _to_signed, str(path)
+
+
 def _trunk_backbone(
     path: Path, state: dict, output_dim: int
 ) -> tuple[list[nn.Module], tuple, Callable, str]:
@@ -302,6 +409,13 @@ def _to_signed(images: Tensor) -> Tensor:
     return images * 2 - 1  # the oracle's own input convention (ConvTrunk.forward)
 
 
+def _caffe_vggface(images: Tensor) -> Tensor:
+    """Caffe VGG-Face input: 0-255, the training mean subtracted, BGR channel order (the
+    vincent port's loss_generator: ``x * 255 - mean`` in RGB, then ``[:, [2, 1, 0]]``)."""
+    mean = torch.tensor(VGGFACE_RGB_MEAN, dtype=images.dtype, device=images.device)
+    return (images * 255 - mean.view(1, 3, 1, 1))[:, [2, 1, 0]]
+
+
 def save_random_weights(backbone: str, path: Path, resolution: int, seed: int = 0) -> Path:
     """Write a randomly initialised weights file of ``backbone`` (for tests; never for scores).
 
@@ -330,6 +444,23 @@ def save_random_weights(backbone: str, path: Path, resolution: int, seed: int = 
                 "net": trunk.state_dict(),
                 "quality": "{}",
             }
+        elif backbone == "vggface":
+            state = {f"features.{k}": v for k, v in _vggface_features().state_dict().items()}
+        elif backbone == "synth-identity":
+            from bench.evaluators.synth_identity import DEFAULTS as IDENTITY_DEFAULTS
+            from bench.evaluators.synth_identity import VGGStack
+
+            settings = {**IDENTITY_DEFAULTS, "seed": seed}
+            net = VGGStack(resolution, settings["width"], settings["embedding_dim"])
+            state = {
+                "format": CHECKPOINT_FORMAT,
+                "method": IDENTITY_CHECKPOINT_METHOD,
+                "settings": settings,
+                "render": {"resolution": resolution},
+                "resolution": resolution,
+                "net": net.state_dict(),
+                "quality": "{}",
+            }
         elif backbone == "synth-geometry":
             from bench.evaluators.synth_geometry import DEFAULTS, OUTPUT_DIM
 
@@ -355,8 +486,10 @@ def save_random_weights(backbone: str, path: Path, resolution: int, seed: int = 
 __all__ = [
     "BACKBONES",
     "PerceptualLoss",
+    "PERCEPTUAL_SECTIONS",
     "PerceptualWeightsMissing",
     "build_perceptual",
     "save_random_weights",
     "vgg19_cache_path",
+    "vggface_cache_path",
 ]

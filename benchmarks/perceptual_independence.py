@@ -12,10 +12,11 @@ kinds in equal numbers:
 For each pair it computes the CSIM oracle's distance, ``1 - cos`` of its identity embeddings
 (the distance CSIM[synth-oracle] scores), and, for each backbone, the perceptual distance a
 method trains with (``PerceptualLoss.distances``: ``sum_l w_l mean|phi_l(x) - phi_l(y)|``).
-Three reference rows bracket them: the CSIM oracle's own trunk used as a perceptual
+Four reference rows bracket them: the CSIM oracle's own trunk used as a perceptual
 backbone (``csim-oracle-features``: the scoring network itself), an untrained ConvTrunk of
 the same architecture (``random-convtrunk``: what any such feature distance shares with CSIM
-on these pairs) and the mean absolute pixel difference (``pixel-l1``).
+on these pairs), an untrained VGGStack (``random-vggstack``: the same for synth-identity's
+architecture) and the mean absolute pixel difference (``pixel-l1``).
 
 Pearson and Spearman correlations (scipy.stats) over all pairs and within each kind, with
 95% bootstrap intervals over pairs. Example (the README's numbers)::
@@ -24,6 +25,7 @@ Pearson and Spearman correlations (scipy.stats) over all pairs and within each k
         --csim-oracle results/evaluators/synthfaces/synth-oracle-identity.pt \\
         --backbone synth-geometry=results/evaluators/synthfaces/synth-geometry.pt \\
         --backbone synth-oracle=results/evaluators/synthfaces/synth-oracle-perceptual.pt \\
+        --backbone synth-identity=results/evaluators/synthfaces/synth-identity.pt \\
         --pairs 1000 --out /tmp/perceptual_independence.json
 """
 
@@ -153,6 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="perceptual_independence_"))
     random_path = save_random_weights("synth-geometry", scratch / "random.pt", x.shape[-1])
     backbones.append(("random-convtrunk", str(random_path)))
+    random_vgg = save_random_weights("synth-identity", scratch / "random-vgg.pt", x.shape[-1])
+    backbones.append(("random-vggstack", str(random_vgg)))
     backbones.append(("pixel-l1", ""))
     result = {
         "data": str(args.data),
@@ -168,6 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
             backbone = {
                 "csim-oracle-features": "synth-oracle",
                 "random-convtrunk": "synth-geometry",
+                "random-vggstack": "synth-identity",
             }
             distance = perceptual_distances(backbone.get(label, label), Path(path), x, y)
         rng = np.random.default_rng(args.seed)

@@ -20,7 +20,7 @@ from bench.data.dataset import FaceData
 from bench.data.index import PoseBins
 from bench.data.synthfaces import Identity, Renderer, landmark_image, sample_clip
 from bench.methods.registry import discover
-from bench.perceptual import save_random_weights
+from bench.perceptual import PERCEPTUAL_SECTIONS, save_random_weights
 
 RESOLUTION = 32
 IDENTITIES, FRAMES = 16, 8  # one head-turn clip per identity; its last frame is held out
@@ -103,9 +103,11 @@ def test_trained_estimator_recovers_the_sketch_of_a_held_out_frame(name, renders
     config = spec.resolved_config("smoke")
     width_key = "landmark_width" if "landmark_width" in config else "estimator_width"
     config = {**config, width_key: 8, "k_train": 1, "batch_size": 8, "steps": STEPS}
-    weights = tmp_path / "perceptual.pt"
-    save_random_weights(config["perceptual"]["backbone"], weights, RESOLUTION)
-    config["perceptual"] = {**config["perceptual"], "weights_path": str(weights)}
+    for key in PERCEPTUAL_SECTIONS:  # perceptual, and fshm's perceptual_identity
+        if config.get(key):
+            weights = tmp_path / f"{key}.pt"
+            save_random_weights(config[key]["backbone"], weights, RESOLUTION)
+            config[key] = {**config[key], "weights_path": str(weights)}
     data = training_data(renders)
     torch.manual_seed(0)
     method = spec.cls(config, data.info())

@@ -23,7 +23,7 @@ from conftest import make_face_data
 from bench.data.dataset import FaceData
 from bench.methods.api import Driver, FaceBatch
 from bench.methods.registry import discover, get_method
-from bench.perceptual import save_random_weights
+from bench.perceptual import PERCEPTUAL_SECTIONS, save_random_weights
 from bench.protocols.pose_transfer import make_driver
 from bench.train import TrainSettings, load_trained, train
 
@@ -107,13 +107,15 @@ def with_random_perceptual_weights(config: dict, directory) -> dict:
 
     The DAG supplies real weights (bench/perceptual.py); here nothing is downloaded or trained.
     """
-    section = config.get("perceptual")
-    if not section:
-        return config
-    path = directory / f"{section['backbone']}-{RESOLUTION}.pt"
-    if not path.exists():
-        save_random_weights(section["backbone"], path, RESOLUTION)
-    return {**config, "perceptual": {**section, "weights_path": str(path)}}
+    for key in PERCEPTUAL_SECTIONS:  # perceptual, and fshm's perceptual_identity
+        section = config.get(key)
+        if not section:
+            continue
+        path = directory / f"{section['backbone']}-{RESOLUTION}.pt"
+        if not path.exists():
+            save_random_weights(section["backbone"], path, RESOLUTION)
+        config = {**config, key: {**section, "weights_path": str(path)}}
+    return config
 
 
 @pytest.fixture(scope="module")

@@ -130,7 +130,7 @@ def test_per_pair_distances_average_to_the_loss(loss):
 
 def test_bad_specs_and_foreign_files_are_errors(tmp_path, oracle_weights, vgg19_weights):
     with pytest.raises(ConfigError, match="not one of"):
-        build_perceptual({"backbone": "vggface"})
+        build_perceptual({"backbone": "alexnet"})
     with pytest.raises(ConfigError, match="unknown key"):
         build_perceptual({"backbone": "vgg19", "weight": 10})
     with pytest.raises(CheckpointError, match="VGG19"):

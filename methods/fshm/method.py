@@ -8,7 +8,8 @@ target frame x_t with y_t.
     r(x, y, i) = v(x, y)^T (W_i + w_0) + b             (projection discriminator)
 
     L(E, G, P) = L_CNT(x_t, x_hat) + L_ADV(x_hat) + L_MCH
-    L_CNT = perceptual L1 (paper: VGG19 + VGGFace; here a named backbone, bench.perceptual)
+    L_CNT = lambda_VGG19 * L1(VGG19) + lambda_VGGFace * L1(VGGFace)  (two perceptual halves:
+            `perceptual` and `perceptual_identity`, named backbones of bench.perceptual)
     L_ADV = -r(x_hat, y_t, i) + lambda_FM * sum_l ||D_l(x_t, y_t) - D_l(x_hat, y_t)||_1
     L_MCH = lambda_MCH * ||W_i - e_hat||_1
     L_DSC = max(0, 1 + r(x_hat, y_t, i)) + max(0, 1 - r(x_t, y_t, i))       (hinge)
@@ -32,7 +33,8 @@ from ..caingan.model import LandmarkRegressor, draw_landmark_images, landmark_re
 from .model import Embedder, Generator, ProjectionDiscriminator
 
 #: Losses of the E/G update, logged on every step.
-GENERATOR_LOSSES = ("content", "adversarial", "feature_matching", "match")
+#: ``content`` is L_CNT's geometry (VGG19) half, ``content_identity`` its VGGFace half.
+GENERATOR_LOSSES = ("content", "content_identity", "adversarial", "feature_matching", "match")
 
 
 def feature_matching(real: list[Tensor], fake: list[Tensor]) -> Tensor:
@@ -45,7 +47,8 @@ class FSHM(Method):
 
     needs = frozenset({"clip", "landmarks", "identity"})
     provides = frozenset({"transfer", "identity_code", "reconstruct"})
-    perceptual = MethodPerceptualLoss()  # built on first use, not in the state_dict
+    perceptual = MethodPerceptualLoss()  # L_CNT's VGG19 half; built on first use, no state_dict
+    perceptual_identity = MethodPerceptualLoss()  # L_CNT's VGGFace half (face recognition)
 
     @classmethod
     def sampling_for(cls, config: dict[str, Any]) -> Sampling:
@@ -131,9 +134,7 @@ class FSHM(Method):
     ) -> list[float]:
         """One E/G update on L_CNT + L_ADV + L_MCH; returns them in ``GENERATOR_LOSSES`` order."""
         with self.autocast():
-            content = self.config["content_weight"] * self.perceptual(
-                (fake + 1) / 2, (target + 1) / 2
-            )
+            content, content_identity = self.content_loss(fake, target)
             fake_score, fake_features = self.discriminator(fake, target_landmarks, video)
             with torch.no_grad():
                 _, real_features = self.discriminator(target, target_landmarks, video)
@@ -142,9 +143,24 @@ class FSHM(Method):
             )
             adversarial = -fake_score.mean()
             match = self._match(self.discriminator.video_embeddings[video].detach(), embedding)
-            loss = content + adversarial + fm + match
+            loss = content + content_identity + adversarial + fm + match
         self.optimize("generator", loss)
-        return [content.item(), adversarial.item(), fm.item(), match.item()]
+        return [
+            content.item(),
+            content_identity.item(),
+            adversarial.item(),
+            fm.item(),
+            match.item(),
+        ]
+
+    def content_loss(self, fake: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """L_CNT's two halves for images in [-1, 1]: ``content_weight`` x the geometry (VGG19)
+        perceptual L1 and ``identity_content_weight`` x the face-recognition (VGGFace) one."""
+        fake, target = (fake + 1) / 2, (target + 1) / 2
+        return (
+            self.config["content_weight"] * self.perceptual(fake, target),
+            self.config["identity_content_weight"] * self.perceptual_identity(fake, target),
+        )
 
     def _landmark_step(self, images: Tensor, landmarks: Tensor) -> float:
         """Smooth L1 of the landmark regressor's 68 points on every frame of the items (README)."""

@@ -46,3 +46,27 @@ rule train_synth_geometry:
         "{PY} -m bench.evaluators.synth_geometry --data {params.data} "
         "--params {params.settings:q} --out {output.model} --quality {output.quality} "
         "--threads {threads} --log {log}"
+
+
+rule train_synth_identity:
+    input:
+        rules.prepare.output.meta,
+    output:
+        model="results/evaluators/{dataset}/synth-identity.pt",
+        quality="results/evaluators/{dataset}/synth-identity.json",
+    params:
+        # The face-recognition perceptual backbone `perceptual_identity.backbone:
+        # synth-identity` (FSHM's VGGFace half of L_CNT): a VGG-style classifier of people no
+        # dataset holds, rendered at the dataset's resolution (bench/evaluators/synth_identity.py).
+        # Built only when a method selects it (rules/train.smk: PERCEPTUAL_WEIGHTS).
+        settings=lambda w: as_json(config["evaluators"]["synth_identity"]),
+        data=lambda w: f"results/data/{w.dataset}",
+    threads: config["train"]["threads"]
+    log:
+        "results/logs/evaluators/{dataset}/identity-backbone.log",
+    benchmark:
+        "results/benchmarks/evaluators/{dataset}/identity-backbone.tsv"
+    shell:
+        "{PY} -m bench.evaluators.synth_identity --data {params.data} "
+        "--params {params.settings:q} --out {output.model} --quality {output.quality} "
+        "--threads {threads} --log {log}"

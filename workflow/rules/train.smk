@@ -4,19 +4,31 @@ from bench.methods.registry import get_method  # noqa: E402
 #: Weights the DAG trains for each perceptual backbone (bench/perceptual.py); vgg19 has none.
 PERCEPTUAL_WEIGHTS = {
     "synth-geometry": "results/evaluators/{dataset}/synth-geometry.pt",
+    "synth-identity": "results/evaluators/{dataset}/synth-identity.pt",
     "synth-oracle": "results/evaluators/{dataset}/synth-oracle-perceptual.pt",
 }
 
 
-def perceptual_oracle(w):
-    """The perceptual-loss backbone's weights a method trains with, when the DAG trains them."""
+def perceptual_sections(w):
+    """{config key: weights} of the perceptual losses a method trains with whose weights the
+    DAG trains (`perceptual`, and FSHM's `perceptual_identity`)."""
+    from bench.perceptual import PERCEPTUAL_SECTIONS
+
     spec = get_method(w.method)
-    section = spec.resolved_config(
+    method_config = spec.resolved_config(
         config["scale"], config["method_overrides"].get(w.method, {})
-    ).get("perceptual")
-    if section and section.get("backbone") in PERCEPTUAL_WEIGHTS and not section.get("weights_path"):
-        return [PERCEPTUAL_WEIGHTS[section["backbone"]].format(dataset=w.dataset)]
-    return []
+    )
+    out = {}
+    for key in PERCEPTUAL_SECTIONS:
+        section = method_config.get(key)
+        if section and section.get("backbone") in PERCEPTUAL_WEIGHTS and not section.get("weights_path"):
+            out[key] = PERCEPTUAL_WEIGHTS[section["backbone"]].format(dataset=w.dataset)
+    return out
+
+
+def perceptual_oracle(w):
+    """The perceptual-loss backbones' weights a method trains with, when the DAG trains them."""
+    return list(perceptual_sections(w).values())
 
 
 def train_params(w):
@@ -25,8 +37,8 @@ def train_params(w):
         config["scale"], config["method_overrides"].get(w.method, {})
     )
     method_config = run_seed(w.seed).method_config(method_config)  # untrained: steps 0
-    for path in perceptual_oracle(w):
-        method_config["perceptual"]["weights_path"] = path
+    for key, path in perceptual_sections(w).items():
+        method_config[key]["weights_path"] = path
     return as_json(
         {
             "method": method_config,
