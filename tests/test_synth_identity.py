@@ -235,3 +235,38 @@ def test_weights_are_saved_and_loaded_weights_only(tmp_path):
     atomic_torch_save({"format": 1, "method": "synth-identity", "x": object()}, path)
     with pytest.raises(CheckpointError, match="evil.pt"):
         load_identity_net(path)
+
+
+def test_the_dag_trains_synth_identity_only_for_a_method_that_selects_it(tmp_path):
+    """fshm's train job waits for rule train_synth_identity and gets its weights as
+    perceptual_identity.weights_path; a run without fshm never trains it (dry runs)."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from bench import REPO_ROOT
+
+    def dry_run(methods: str) -> str:
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "snakemake", "-n", "-p"),
+                *("--snakefile", str(REPO_ROOT / "workflow" / "Snakefile")),
+                *("--configfiles", str(REPO_ROOT / "config/config.yaml")),
+                *(str(REPO_ROOT / "config/smoke.yaml"), "--directory", str(tmp_path)),
+                *("--config", f"methods=[{methods}]"),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout
+
+    with_fshm = dry_run("copy_source,fshm")
+    assert "rule train_synth_identity:" in with_fshm
+    params = re.search(r"bench train --method fshm --seed 0 .*--params '(\{.*?\})'", with_fshm)
+    method = json.loads(params.group(1))["method"]
+    assert method["perceptual_identity"]["weights_path"].endswith("synth-identity.pt")
+    assert method["perceptual"]["weights_path"].endswith("synth-geometry.pt")
+    assert "rule train_synth_identity:" not in dry_run("copy_source,pose_ae")
