@@ -50,6 +50,18 @@ def fit_sources(sources: Tensor, k: int) -> Tensor:
     return sources[:, index]
 
 
+def widen_sketch(sketches: Tensor, width: int) -> Tensor:
+    """Landmark images ``[..., 3, H, W]`` with every line widened to ``width`` pixels (odd):
+    a ``width`` x ``width`` per-channel max filter; ``width`` 1 returns them unchanged."""
+    if width < 1 or width % 2 == 0:
+        raise ValueError(f"pix2pixhd_kshot: sketch_width must be an odd integer >= 1, got {width}")
+    if width == 1:
+        return sketches
+    flat = sketches.reshape(-1, *sketches.shape[-3:])
+    wide = F.max_pool2d(flat, width, stride=1, padding=width // 2)
+    return wide.view(sketches.shape)
+
+
 class Pix2PixHDKShot(Method):
     """pix2pixHD global generator + multi-scale D on K stacked sources and the target landmarks."""
 
@@ -65,6 +77,8 @@ class Pix2PixHDKShot(Method):
     def __init__(self, config: dict[str, Any], info: DatasetInfo) -> None:
         super().__init__(config, info)
         self.k = int(config["k_train"])
+        self.sketch_width = int(config["sketch_width"])
+        widen_sketch(torch.zeros(1, 3, 1, 1), self.sketch_width)  # refuses a bad width now
         in_channels = 6 * self.k + 3
         n_down = downsamplings(info.resolution, config["n_downsample_global"])
         self.generator = GlobalGenerator(
@@ -100,8 +114,11 @@ class Pix2PixHDKShot(Method):
     def condition(
         self, sources: Tensor, source_landmarks: Tensor, target_landmarks: Tensor
     ) -> Tensor:
-        """s = [x_1, y_1, ..., x_K, y_K, y_t] in [-1, 1], K = ``k_train`` (tiled or cut)."""
-        pairs = torch.cat([fit_sources(sources, self.k), fit_sources(source_landmarks, self.k)], 2)
+        """s = [x_1, y_1, ..., x_K, y_K, y_t] in [-1, 1], K = ``k_train`` (tiled or cut); the
+        landmark images widened to ``sketch_width`` pixels (:func:`widen_sketch`)."""
+        source_landmarks = widen_sketch(fit_sources(source_landmarks, self.k), self.sketch_width)
+        pairs = torch.cat([fit_sources(sources, self.k), source_landmarks], 2)
+        target_landmarks = widen_sketch(target_landmarks, self.sketch_width)
         return torch.cat([pairs.flatten(1, 2), target_landmarks], dim=1) * 2 - 1
 
     def estimate_landmarks(self, images: Tensor) -> Tensor:
