@@ -155,6 +155,8 @@ def _child(request: dict, fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
+        with contextlib.suppress(OSError):  # Linux: `top` and `ps -o comm` show the stage
+            Path("/proc/self/comm").write_text(" ".join(["bench", *request["argv"][:1]])[:15])
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -186,6 +188,7 @@ class Server:
     def __init__(self, path: Path, parent: int, idle_exit: float) -> None:
         self.path, self.parent, self.idle_exit = path, parent, idle_exit
         self.jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
+        self.started: dict[int, tuple[float, list[str]]] = {}  # pid -> (monotonic, argv)
         self.selector = selectors.DefaultSelector()
         self.stopping = False
 
@@ -237,9 +240,28 @@ class Server:
         for fd in fds:
             os.close(fd)
         self.jobs[pid] = conn
+        self.started[pid] = (time.monotonic(), list(request["argv"]))
         print(f"job {pid}: {' '.join(request['argv'][:1])} in {request['cwd']}", flush=True)
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         self.selector.register(conn, selectors.EVENT_READ, pid)
+
+    def _record(self, pid: int, reply: dict, usage: os.struct_rusage) -> None:
+        """One JSON line per finished job: its status, --log, wall, CPU and peak memory.
+
+        A served job's CPU is not in Snakemake's benchmark file (the child is the server's,
+        not the job shell's); ``benchmarks/dag_job_times.py`` reads it from these lines.
+        """
+        start, argv = self.started.pop(pid)
+        log = argv[argv.index("--log") + 1] if "--log" in argv[:-1] else None
+        record = {
+            "job": pid,
+            **reply,
+            "log": log,
+            "wall_s": round(time.monotonic() - start, 3),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        }
+        print(json.dumps(record), flush=True)
 
     def _client_gone(self, conn: socket.socket, pid: int) -> None:
         self.selector.unregister(conn)
@@ -248,7 +270,7 @@ class Server:
     def _reap(self) -> None:
         while self.jobs:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -260,7 +282,7 @@ class Server:
                 reply = {"signal": os.WTERMSIG(status)}
             else:
                 reply = {"code": os.waitstatus_to_exitcode(status)}
-            print(f"job {pid}: {reply}", flush=True)
+            self._record(pid, reply, usage)
             with contextlib.suppress(KeyError):
                 self.selector.unregister(conn)
             with contextlib.suppress(OSError):
@@ -287,12 +309,13 @@ def start_server(python: str, log: Path) -> tuple[subprocess.Popen, Path]:
     """Start a server for this process's jobs (it exits with this process); set :data:`ENV`.
 
     Returns the server process and the folder of its socket, for :func:`stop_server`.
-    Jobs started before the server listens run in their own process.
+    Jobs started before the server listens run in their own process. The log is appended
+    to, so the job records of an earlier run in the same folder stay.
     """
     folder = Path(tempfile.mkdtemp(prefix="idpose-preload-"))  # short: a socket path < 108 B
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [python, "-m", "bench.preload_server", "--socket", str(folder / "socket")]
-    with log.open("w") as handle:  # its own session: a Ctrl-C reaches the jobs, not it
+    with log.open("a") as handle:  # its own session: a Ctrl-C reaches the jobs, not it
         process = subprocess.Popen(
             [*command, "--parent", str(os.getpid())],
             stdout=handle,

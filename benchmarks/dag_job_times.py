@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 from collections import defaultdict
@@ -25,8 +26,33 @@ from datetime import datetime
 from pathlib import Path
 
 
+def served_cpu(results: Path) -> dict[Path, float]:
+    """CPU seconds of the jobs the preload server ran, by benchmark file (relative path).
+
+    A job forked by ``bench/preload_server.py`` is not a child of the job's shell, so
+    Snakemake's benchmark file counts only the client's CPU; the server logs each job's
+    (``results/logs/preload_server.log``, one JSON line per job, its ``--log`` path), and
+    a rule's log ``results/logs/<x>.log`` has the benchmark ``results/benchmarks/<x>.tsv``.
+    The last record of a log path wins (a rerun of that job).
+    """
+    path = results / "logs" / "preload_server.log"
+    if not path.exists():
+        return {}
+    cpu = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        record = json.loads(line)
+        log = Path(record.get("log") or "")
+        if log.suffix == ".log" and log.parts[:2] == ("results", "logs"):
+            cpu[Path(*log.parts[2:]).with_suffix(".tsv")] = float(record["cpu_s"])
+    return cpu
+
+
 def read_jobs(benchmarks: Path) -> list[tuple[str, str, float, float]]:
-    """(rule, method or 'shared', wall s, cpu s) of every benchmark file."""
+    """(rule, method or 'shared', wall s, cpu s) of every benchmark file; a served job's
+    CPU (:func:`served_cpu`) is added to its client's."""
+    served = served_cpu(benchmarks.parent)
     jobs = []
     for path in sorted(benchmarks.rglob("*.tsv")):
         parts = path.relative_to(benchmarks).parts
@@ -37,7 +63,7 @@ def read_jobs(benchmarks: Path) -> list[tuple[str, str, float, float]]:
         if not rows:
             continue
         last = rows[-1]
-        cpu = float(last.get("cpu_time") or 0.0)
+        cpu = float(last.get("cpu_time") or 0.0) + served.get(path.relative_to(benchmarks), 0.0)
         jobs.append((rule, method, float(last["s"]), cpu))
     return jobs
 

@@ -4,6 +4,8 @@ the subset estimate that issue budgets are stated with."""
 from __future__ import annotations
 
 import importlib.util
+import json
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +91,23 @@ def test_snakemake_log_counts_rule_jobs_submissions_and_wall(run, tmp_path, caps
     log.write_text(SLURM_LOG)
     dag_job_times.main(["--results", str(run), "--snakemake-log", str(log)])
     assert "3 rule jobs in 2 SLURM submissions (1 group jobs), 160 s" in capsys.readouterr().out
+
+
+def test_a_served_jobs_cpu_comes_from_the_preload_servers_records(run, capsys):
+    # The train job of 'a' ran in the preload server: its benchmark counts the client only.
+    write_job(run, ("train", "synthfaces", "a", "seed0.tsv"), 60.0, 0.5)
+    log = run / "logs" / "preload_server.log"
+    log.parent.mkdir(parents=True)
+    records = [
+        {"job": 1, "code": 0, "log": "results/logs/train/synthfaces/a/seed0.log", "cpu_s": 9.0},
+        {"job": 2, "code": 0, "log": "results/logs/train/synthfaces/a/seed0.log", "cpu_s": 49.5},
+        {"job": 3, "code": 0, "log": None, "cpu_s": 7.0},  # no --log: no benchmark to add to
+    ]
+    log.write_text(
+        "preloaded numpy in 0.1 s CPU\n" + "".join(json.dumps(r) + "\n" for r in records)
+    )
+    assert dag_job_times.served_cpu(run) == {Path("train/synthfaces/a/seed0.tsv"): 49.5}
+    dag_job_times.main(["--results", str(run)])
+    out = capsys.readouterr().out
+    assert out.startswith("4 jobs, 200 s of job wall time, 167 s CPU")  # 0.5 + 49.5 = 50
+    assert "| a | 2 | 70 | 35.0% | 58 |" in out
