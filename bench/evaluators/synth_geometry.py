@@ -27,13 +27,14 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from bench.errors import BenchError, CheckpointError
@@ -67,10 +68,16 @@ DEFAULTS: dict[str, Any] = {
 RENDER_DEFAULTS: dict[str, Any] = {"resolution": 64, "supersample": 2, "shape_gain": 1.0}
 
 
+def keyed_seeds(key: int, seed: int, count: int) -> list[int]:
+    """``count`` renderer seeds, all ``>= 2**32`` (no dataset's), of the loss backbone whose
+    entropy word is ``key`` (each backbone its own, so their people differ too)."""
+    words = np.random.SeedSequence([key, int(seed)]).generate_state(count, np.uint32)
+    return [SEED_OFFSET + int(w) for w in words]
+
+
 def identity_seeds(seed: int, count: int) -> list[int]:
     """``count`` renderer seeds of this backbone's people, all ``>= 2**32`` (no dataset's)."""
-    words = np.random.SeedSequence([GEOMETRY_KEY, int(seed)]).generate_state(count, np.uint32)
-    return [SEED_OFFSET + int(w) for w in words]
+    return keyed_seeds(GEOMETRY_KEY, seed, count)
 
 
 def render_settings(meta: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +190,29 @@ def geometry_quality(
     }
 
 
+def fit_backbone(
+    parameters: Any,
+    batch_loss: Callable[[Tensor, np.random.Generator], Tensor],
+    n_images: int,
+    settings: dict[str, Any],
+    key: int,
+    name: str,
+) -> None:
+    """The loop every loss backbone trains with: AdamW with a one-cycle schedule, each step
+    ``batch_loss(rows, rng)`` of ``batch_size`` random rows (rng keyed by ``key`` and the
+    seed). A non-finite loss stops it, naming the step and the setting to lower."""
+    optimizer, schedule = one_cycle_adamw(parameters, settings)
+    rng = np.random.default_rng([key, settings["seed"], 2])
+    section = f"evaluators.{name.replace('-', '_')}"
+    bar = tqdm(range(settings["steps"]), desc=f"train {name}", unit="step", mininterval=2.0)
+    for step in bar:
+        rows = torch.from_numpy(rng.integers(0, n_images, settings["batch_size"]))
+        loss = batch_loss(rows, rng)
+        if not math.isfinite(loss.item()):
+            raise BenchError(f"{name}: non-finite loss at step {step}; lower {section}.lr")
+        optimizer_step(loss, optimizer, schedule, bar)
+
+
 def _fit(
     net: ConvTrunk,
     images: torch.Tensor,
@@ -190,20 +220,18 @@ def _fit(
     visible: torch.Tensor,
     settings: dict[str, Any],
 ) -> None:
-    """AdamW with a one-cycle schedule on random batches of the renders; ``net`` ends in
-    eval mode. A non-finite loss stops it, naming the step and the setting to lower."""
-    optimizer, schedule = one_cycle_adamw(net.parameters(), settings)
-    rng = np.random.default_rng([GEOMETRY_KEY, settings["seed"], 2])
+    """:func:`fit_backbone` on the geometry loss; ``net`` ends in eval mode."""
     net.train()
-    bar = tqdm(range(settings["steps"]), desc=f"train {NAME}", unit="step", mininterval=2.0)
-    for step in bar:
-        rows = torch.from_numpy(rng.integers(0, len(images), settings["batch_size"]))
-        loss = geometry_loss(net(images[rows].float() / 255.0), targets[rows], visible[rows])
-        if not math.isfinite(loss.item()):
-            raise BenchError(
-                f"{NAME}: non-finite loss at step {step}; lower evaluators.synth_geometry.lr"
-            )
-        optimizer_step(loss, optimizer, schedule, bar)
+    fit_backbone(
+        net.parameters(),
+        lambda rows, _rng: geometry_loss(
+            net(images[rows].float() / 255.0), targets[rows], visible[rows]
+        ),
+        len(images),
+        settings,
+        GEOMETRY_KEY,
+        NAME,
+    )
     net.eval()
 
 
@@ -247,19 +275,7 @@ def train_geometry_backbone(
             f"(no dataset identity); {len(held[0])} held-out renders of {len(validation_seeds)} others"
         ),
     )
-    # Timings stay out of the checkpoint so that the same seed writes the same bytes.
-    atomic_torch_save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "method": NAME,
-            "settings": settings,
-            "render": render,
-            "resolution": render["resolution"],
-            "net": net.state_dict(),
-            "quality": json.dumps(quality, sort_keys=True),
-        },
-        Path(out_path),
-    )
+    save_backbone(out_path, NAME, settings, render, net, quality)
     log.info(
         "%s: landmarks %.2f px, expressions MAE %.3f, light %.1f deg on held-out people "
         "(render %.1f s, train %.1f s)",
@@ -277,6 +293,30 @@ def train_geometry_backbone(
     }
 
 
+def save_backbone(
+    out_path: Path,
+    name: str,
+    settings: dict[str, Any],
+    render: dict[str, Any],
+    net: nn.Module,
+    quality: dict[str, Any],
+) -> None:
+    """A loss backbone's checkpoint, written atomically. Timings stay out of it, so that the
+    same seed writes the same bytes."""
+    atomic_torch_save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "method": name,
+            "settings": settings,
+            "render": render,
+            "resolution": render["resolution"],
+            "net": net.state_dict(),
+            "quality": json.dumps(quality, sort_keys=True),
+        },
+        Path(out_path),
+    )
+
+
 def load_geometry_trunk(path: Path) -> tuple[ConvTrunk, dict[str, Any]]:
     """The trained network (eval mode) and its checkpoint fields, read with ``weights_only=True``."""
     state = load_checkpoint(Path(path))
@@ -287,17 +327,23 @@ def load_geometry_trunk(path: Path) -> tuple[ConvTrunk, dict[str, Any]]:
     return net.eval(), state
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.evaluators.synth_geometry --data DIR --params JSON --out PT --quality JSON``."""
+def backbone_main(
+    argv: list[str] | None,
+    name: str,
+    train: Callable[[Path, dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> int:
+    """``python -m bench.evaluators.<module> --data DIR --params JSON --out PT --quality
+    JSON`` of the loss backbone ``name``: ``train(out, params, render settings)``."""
     from bench.runtime import set_threads, setup_logging
 
+    module = name.replace("-", "_")
     parser = argparse.ArgumentParser(
-        prog="python -m bench.evaluators.synth_geometry", description=__doc__.splitlines()[0]
+        prog=f"python -m bench.evaluators.{module}", description=f"train the {name} backbone"
     )
     parser.add_argument(
         "--data", required=True, help="prepared dataset (its meta.json gives the resolution)"
     )
-    parser.add_argument("--params", required=True, help="JSON of evaluators.synth_geometry")
+    parser.add_argument("--params", required=True, help=f"JSON of evaluators.{module}")
     parser.add_argument("--out", required=True)
     parser.add_argument("--quality", required=True)
     parser.add_argument("--threads", type=int)
@@ -310,12 +356,17 @@ def main(argv: list[str] | None = None) -> int:
         if not meta_path.is_file():
             raise BenchError(f"{meta_path}: missing; prepare the dataset first")
         render = render_settings(json.loads(meta_path.read_text()))
-        quality = train_geometry_backbone(Path(args.out), json.loads(args.params), render)
+        quality = train(Path(args.out), json.loads(args.params), render)
     except BenchError as error:
         log.error("%s", error)
         return 2
     Path(args.quality).write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.evaluators.synth_geometry --data DIR --params JSON --out PT --quality JSON``."""
+    return backbone_main(argv, NAME, train_geometry_backbone)
 
 
 if __name__ == "__main__":

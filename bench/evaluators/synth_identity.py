@@ -30,8 +30,6 @@ byte-identical weights on CPU.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
 import time
@@ -42,13 +40,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from bench.errors import BenchError, CheckpointError
-from bench.evaluators.synth_geometry import RENDER_DEFAULTS, SEED_OFFSET, render_set
-from bench.evaluators.synth_oracle import augment, one_cycle_adamw, optimizer_step
+from bench.evaluators.synth_geometry import (
+    RENDER_DEFAULTS,
+    backbone_main,
+    fit_backbone,
+    keyed_seeds,
+    render_set,
+    save_backbone,
+)
+from bench.evaluators.synth_oracle import augment
 from bench.metrics.verification import evaluate_verification, pair_distances
-from bench.runtime import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint, seed_everything
+from bench.runtime import load_checkpoint, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +78,7 @@ VERIFICATION_FOLDS = 10
 
 def identity_seeds(seed: int, count: int) -> list[int]:
     """``count`` renderer seeds of this backbone's people, all ``>= 2**32`` (no dataset's)."""
-    words = np.random.SeedSequence([IDENTITY_KEY, int(seed)]).generate_state(count, np.uint32)
-    return [SEED_OFFSET + int(w) for w in words]
+    return keyed_seeds(IDENTITY_KEY, seed, count)
 
 
 class VGGStack(nn.Module):
@@ -180,21 +183,16 @@ def identity_quality(
 def _fit(
     net: VGGStack, classifier: nn.Linear, images: Tensor, labels: Tensor, settings: dict[str, Any]
 ) -> None:
-    """Softmax cross-entropy over the training people on random flipped, shifted batches;
-    AdamW with a one-cycle schedule. A non-finite loss stops it, naming the step."""
-    optimizer, schedule = one_cycle_adamw([*net.parameters(), *classifier.parameters()], settings)
-    rng = np.random.default_rng([IDENTITY_KEY, settings["seed"], 2])
-    net.train()
-    bar = tqdm(range(settings["steps"]), desc=f"train {NAME}", unit="step", mininterval=2.0)
-    for step in bar:
-        rows = torch.from_numpy(rng.integers(0, len(images), settings["batch_size"]))
+    """Softmax cross-entropy over the training people on random flipped, shifted batches
+    (:func:`~bench.evaluators.synth_geometry.fit_backbone`); ``net`` ends in eval mode."""
+
+    def batch_loss(rows: Tensor, rng: np.random.Generator) -> Tensor:
         batch, _ = augment(images[rows].float() / 255.0, rng)
-        loss = F.cross_entropy(classifier(net(batch)), labels[rows])
-        if not math.isfinite(loss.item()):
-            raise BenchError(
-                f"{NAME}: non-finite loss at step {step}; lower evaluators.synth_identity.lr"
-            )
-        optimizer_step(loss, optimizer, schedule, bar)
+        return F.cross_entropy(classifier(net(batch)), labels[rows])
+
+    net.train()
+    parameters = [*net.parameters(), *classifier.parameters()]
+    fit_backbone(parameters, batch_loss, len(images), settings, IDENTITY_KEY, NAME)
     net.eval()
 
 
@@ -238,19 +236,7 @@ def train_identity_backbone(
             f"{settings['validation_identities']} others"
         ),
     )
-    # Timings stay out of the checkpoint so that the same seed writes the same bytes.
-    atomic_torch_save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "method": NAME,
-            "settings": settings,
-            "render": render,
-            "resolution": render["resolution"],
-            "net": net.state_dict(),
-            "quality": json.dumps(quality, sort_keys=True),
-        },
-        Path(out_path),
-    )
+    save_backbone(out_path, NAME, settings, render, net, quality)
     log.info(
         "%s: held-out verification %.4f (untrained %.4f), unseen-scene accuracy %.4f "
         "(render %.1f s, train %.1f s)",
@@ -284,34 +270,7 @@ def load_identity_net(path: Path) -> tuple[VGGStack, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.evaluators.synth_identity --data DIR --params JSON --out PT --quality JSON``."""
-    from bench.evaluators.synth_geometry import render_settings
-    from bench.runtime import set_threads, setup_logging
-
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.evaluators.synth_identity", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--data", required=True, help="prepared dataset (its meta.json gives the resolution)"
-    )
-    parser.add_argument("--params", required=True, help="JSON of evaluators.synth_identity")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quality", required=True)
-    parser.add_argument("--threads", type=int)
-    parser.add_argument("--log")
-    args = parser.parse_args(argv)
-    setup_logging(args.log)
-    set_threads(args.threads)
-    try:
-        meta_path = Path(args.data) / "meta.json"
-        if not meta_path.is_file():
-            raise BenchError(f"{meta_path}: missing; prepare the dataset first")
-        render = render_settings(json.loads(meta_path.read_text()))
-        quality = train_identity_backbone(Path(args.out), json.loads(args.params), render)
-    except BenchError as error:
-        log.error("%s", error)
-        return 2
-    Path(args.quality).write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
-    return 0
+    return backbone_main(argv, NAME, train_identity_backbone)
 
 
 if __name__ == "__main__":
