@@ -60,7 +60,12 @@ class FSHM(Method):
         r, width, max_width = info.resolution, config["width"], config["max_width"]
         self.embedder = Embedder(r, width, max_width)
         self.generator = Generator(
-            r, width, max_width, self.embedder.dim, config["n_residual"], config["down_blocks"]
+            r,
+            config["generator_width"],
+            max_width,
+            self.embedder.dim,
+            config["n_residual"],
+            config["down_blocks"],
         )
         self.discriminator = ProjectionDiscriminator(r, width, max_width, info.n_identities)
         self.landmark_regressor = LandmarkRegressor(r, config["landmark_width"])
