@@ -223,14 +223,25 @@ def vgg19_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
 
 
-def _vgg19_features() -> nn.Sequential:
+def _vgg_features(config: str, end: int | None = None) -> nn.Sequential:
+    """torchvision's VGG ``cfgs[config]`` convolutional part (no batch norm), up to ``end``."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    features = make_layers(cfgs["E"], batch_norm=False)  # torchvision's vgg19().features
+    features = make_layers(cfgs[config], batch_norm=False)[:end]
     for module in features:
         if isinstance(module, nn.ReLU):
             module.inplace = False  # the features are returned and compared, keep them intact
     return features
+
+
+def _vgg19_features() -> nn.Sequential:
+    return _vgg_features("E")  # torchvision's vgg19().features
+
+
+def _cut_after(features: nn.Sequential, ends: tuple[int, ...]) -> list[nn.Module]:
+    """``features`` cut after each layer index in ``ends``."""
+    starts = (0, *ends[:-1])
+    return [features[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
 def _vgg19(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
@@ -250,9 +261,7 @@ def _vgg19(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, 
         features.load_state_dict(wanted)
     except RuntimeError as error:
         raise CheckpointError(f"{path}: not a torchvision VGG19 state_dict: {error}") from error
-    starts = (0, *VGG19_SLICE_ENDS[:-1])
-    slices = [features[a:b] for a, b in zip(starts, VGG19_SLICE_ENDS, strict=True)]
-    return slices, VGG19_LAYER_WEIGHTS, _identity, str(path)
+    return _cut_after(features, VGG19_SLICE_ENDS), VGG19_LAYER_WEIGHTS, _identity, str(path)
 
 
 def vggface_cache_path() -> Path:
@@ -262,13 +271,7 @@ def vggface_cache_path() -> Path:
 
 def _vggface_features() -> nn.Sequential:
     """VGG-16's convolutional part up to relu5_1 (torchvision ``cfgs["D"]``, no batch norm)."""
-    from torchvision.models.vgg import cfgs, make_layers
-
-    features = make_layers(cfgs["D"], batch_norm=False)[: VGGFACE_SLICE_ENDS[-1]]
-    for module in features:
-        if isinstance(module, nn.ReLU):
-            module.inplace = False
-    return features
+    return _vgg_features("D", VGGFACE_SLICE_ENDS[-1])
 
 
 def _vggface(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable, str]:
@@ -298,8 +301,7 @@ def _vggface(weights_path: str | None) -> tuple[list[nn.Module], tuple, Callable
         features.load_state_dict(wanted)
     except RuntimeError as error:
         raise CheckpointError(f"{path}: not a VGG-Face (VGG-16) state_dict: {error}") from error
-    starts = (0, *VGGFACE_SLICE_ENDS[:-1])
-    slices = [features[a:b] for a, b in zip(starts, VGGFACE_SLICE_ENDS, strict=True)]
+    slices = _cut_after(features, VGGFACE_SLICE_ENDS)
     return slices, VGGFACE_LAYER_WEIGHTS, _caffe_vggface, str(path)
 
 
