@@ -108,16 +108,22 @@ def test_the_job_runs_in_the_clients_directory_and_environment(server, tmp_path)
     assert record["cpu_s"] > 0 and record["max_rss_mb"] > 10 and record["wall_s"] > 0
 
 
-def test_sigterm_to_the_client_reaches_the_job_and_its_status_comes_back(server, tmp_path):
-    sock, log = server
-    # A job that blocks: 'python -m bench' reading a config from a FIFO nobody writes.
-    fifo = tmp_path / "config.yaml"
+def blocked_job(sock: Path, log: Path, folder: Path) -> subprocess.Popen:
+    """A served job that blocks ('python -m bench' reading a config from a FIFO nobody
+    writes), returned once the server has forked it."""
+    fifo = folder / "config.yaml"
     os.mkfifo(fifo)
-    client = bench(["validate-config", str(fifo)], tmp_path, sock)
+    client = bench(["validate-config", str(fifo)], folder, sock)
     deadline = time.monotonic() + 120
     while "job " not in log.read_text():
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    return client
+
+
+def test_sigterm_to_the_client_reaches_the_job_and_its_status_comes_back(server, tmp_path):
+    sock, log = server
+    client = blocked_job(sock, log, tmp_path)
     time.sleep(1.0)
     client.send_signal(signal.SIGTERM)
     client.communicate(timeout=60)
@@ -127,13 +133,8 @@ def test_sigterm_to_the_client_reaches_the_job_and_its_status_comes_back(server,
 
 def test_a_killed_client_takes_its_job_with_it(server, tmp_path):
     sock, log = server
-    fifo = tmp_path / "config.yaml"
-    os.mkfifo(fifo)
-    client = bench(["validate-config", str(fifo)], tmp_path, sock)
+    client = blocked_job(sock, log, tmp_path)
     deadline = time.monotonic() + 120
-    while "job " not in log.read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
     client.kill()
     client.wait(timeout=30)
     while not records(log):  # the server stops the orphan
