@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Environment variable holding the server's socket path.
@@ -182,13 +183,21 @@ def _child(request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+@dataclass
+class _Job:
+    """A served job: its client's connection, when it started (monotonic) and its argv."""
+
+    conn: socket.socket
+    start: float
+    argv: list[str]
+
+
 class Server:
     """The accept-fork-reap loop: one thread, so forking never copies a held lock."""
 
     def __init__(self, path: Path, parent: int, idle_exit: float) -> None:
         self.path, self.parent, self.idle_exit = path, parent, idle_exit
-        self.jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
-        self.started: dict[int, tuple[float, list[str]]] = {}  # pid -> (monotonic, argv)
+        self.jobs: dict[int, _Job] = {}  # child pid -> its job
         self.selector = selectors.DefaultSelector()
         self.stopping = False
 
@@ -239,25 +248,24 @@ class Server:
             _child(request, fds)
         for fd in fds:
             os.close(fd)
-        self.jobs[pid] = conn
-        self.started[pid] = (time.monotonic(), list(request["argv"]))
+        self.jobs[pid] = _Job(conn, time.monotonic(), list(request["argv"]))
         print(f"job {pid}: {' '.join(request['argv'][:1])} in {request['cwd']}", flush=True)
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         self.selector.register(conn, selectors.EVENT_READ, pid)
 
-    def _record(self, pid: int, reply: dict, usage: os.struct_rusage) -> None:
+    def _record(self, pid: int, job: _Job, reply: dict, usage: os.struct_rusage) -> None:
         """One JSON line per finished job: its status, --log, wall, CPU and peak memory.
 
         A served job's CPU is not in Snakemake's benchmark file (the child is the server's,
         not the job shell's); ``benchmarks/dag_job_times.py`` reads it from these lines.
         """
-        start, argv = self.started.pop(pid)
+        argv = job.argv
         log = argv[argv.index("--log") + 1] if "--log" in argv[:-1] else None
         record = {
             "job": pid,
             **reply,
             "log": log,
-            "wall_s": round(time.monotonic() - start, 3),
+            "wall_s": round(time.monotonic() - job.start, 3),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
             "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
         }
@@ -275,19 +283,19 @@ class Server:
                 return
             if pid == 0:
                 return
-            conn = self.jobs.pop(pid, None)
-            if conn is None:
+            job = self.jobs.pop(pid, None)
+            if job is None:
                 continue
             if os.WIFSIGNALED(status):
                 reply = {"signal": os.WTERMSIG(status)}
             else:
                 reply = {"code": os.waitstatus_to_exitcode(status)}
-            self._record(pid, reply, usage)
+            self._record(pid, job, reply, usage)
             with contextlib.suppress(KeyError):
-                self.selector.unregister(conn)
+                self.selector.unregister(job.conn)
             with contextlib.suppress(OSError):
-                conn.sendall(json.dumps(reply).encode() + b"\n")
-            conn.close()
+                job.conn.sendall(json.dumps(reply).encode() + b"\n")
+            job.conn.close()
 
 
 def _alive(pid: int) -> bool:
