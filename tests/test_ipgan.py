@@ -4,16 +4,23 @@ branch, the CR-GAN settings of the `paper` config and the configurable pair grou
 
 from __future__ import annotations
 
+import math
 import sys
 
 import pytest
 import torch
+from conftest import make_face_data
 
-from bench.methods.api import DatasetInfo, FaceBatch
+from bench.methods.api import DatasetInfo, FaceBatch, frozen
 from bench.methods.registry import discover
+from bench.train import TrainSettings, load_checkpoint, train
 
 SPEC = discover().get("ipgan")
 INFO = DatasetInfo("toy", 32, 6, 13, tuple(range(14)), 3)
+
+
+class Killed(Exception):
+    """Raised by a hook to simulate a job killed mid-training."""
 
 
 def build(**overrides):
@@ -222,3 +229,151 @@ def test_self_reconstruction_rebuilds_x_a_from_its_own_codes(weight) -> None:
         assert logs["self_reconstruction"] == pytest.approx(reference, rel=1e-4)
     else:
         assert logs["self_reconstruction"] == 0.0
+
+
+def scene_method(weight: float = 0.1, **overrides):
+    return build(pose_scene_adversary_weight=weight, **overrides)
+
+
+def test_scene_discriminator_labels_a_pair_one_and_the_rolled_batch_zero() -> None:
+    """DrNet's C loss: (E_p(x_a_i), E_p(x_b_i)) are one session (target 1), (E_p(x_a_i),
+    E_p(x_b_j)), j != i, two sessions (target 0); BCE over both halves, written out here
+    on C's sigmoid outputs for every pair."""
+    method = scene_method()
+    torch.manual_seed(1)
+    pose_a, pose_b = torch.randn(5, method.pose_dim), torch.randn(5, method.pose_dim)
+    loss, accuracy = method.scene_discriminator_loss(pose_a, pose_b)
+    terms, correct = [], 0
+    with torch.no_grad():
+        for i in range(5):
+            for j in range(5):
+                if j not in (i, (i - 1) % 5):
+                    continue
+                p = torch.sigmoid(method.scene_discriminator(pose_a[i : i + 1], pose_b[j : j + 1]))
+                same = j == i
+                terms.append(-torch.log(p if same else 1 - p))
+                correct += int((p.item() > 0.5) == same)
+    assert len(terms) == 10
+    assert loss.item() == pytest.approx(torch.cat(terms).mean().item(), rel=1e-5)
+    assert accuracy.item() == pytest.approx(correct / 10)
+
+
+def test_pose_encoder_term_is_the_cross_entropy_of_c_to_one_half() -> None:
+    """E_p's term: -(log p + log(1 - p)) / 2 for p = C(E_p(x_a_i), E_p(x_b_i)); its gradient
+    reaches the second code only (DrNet's dhp2_rec) and none of C's parameters."""
+    method = scene_method()
+    torch.manual_seed(2)
+    pose_a = torch.randn(4, method.pose_dim, requires_grad=True)
+    pose_b = torch.randn(4, method.pose_dim, requires_grad=True)
+    with frozen(method.scene_discriminator):
+        term = method.scene_adversarial(pose_a, pose_b)
+    with torch.no_grad():
+        p = torch.sigmoid(method.scene_discriminator(pose_a, pose_b))
+    reference = (-(torch.log(p) + torch.log(1 - p)) / 2).mean()
+    assert term.item() == pytest.approx(reference.item(), rel=1e-5)
+    term.backward()
+    assert pose_a.grad is None and pose_b.grad.abs().sum() > 0
+    assert all(q.grad is None for q in method.scene_discriminator.parameters())
+
+
+def test_pose_encoder_term_pulls_c_logits_to_one_half(monkeypatch) -> None:
+    """The term's gradient on C's logit l is (sigmoid(l) - 1/2) / B: zero where C says 1/2
+    (its minimum, log 2), and with a target of 1 or 0 it would be sigmoid(l) - 1 or sigmoid(l)."""
+    method = scene_method()
+    logits = torch.tensor([-2.0, 0.0, 0.5, 3.0], requires_grad=True)
+    monkeypatch.setattr(method.scene_discriminator, "forward", lambda _a, _b: logits)
+    term = method.scene_adversarial(torch.zeros(4, 8), torch.zeros(4, 8))
+    (grad,) = torch.autograd.grad(term, logits)
+    expected = (torch.sigmoid(logits.detach()) - 0.5) / 4
+    torch.testing.assert_close(grad, expected)
+    assert grad[1] == 0
+    flat = method.scene_adversarial(torch.zeros(1, 8), torch.zeros(1, 8))
+    assert flat.item() > math.log(2)  # the other logits are not at the minimum
+    monkeypatch.setattr(method.scene_discriminator, "forward", lambda _a, _b: torch.zeros(3))
+    at_half = method.scene_adversarial(torch.zeros(3, 8), torch.zeros(3, 8))
+    assert at_half.item() == pytest.approx(math.log(2))
+
+
+def test_scene_discriminator_has_its_own_optimizer_and_is_off_by_default() -> None:
+    method = scene_method()
+    scene = {id(p) for p in method.scene_discriminator.parameters()}
+    in_optimizer = {
+        name: {id(p) for group in opt.param_groups for p in group["params"]}
+        for name, opt in method.optimizers.items()
+    }
+    assert in_optimizer["scene"] == scene
+    assert not scene & (in_optimizer["generator"] | in_optimizer["critic"])
+    off = build()
+    assert off.scene_discriminator is None and "scene" not in off.optimizers
+    assert not any("scene" in key for key in off.state_dict())
+    assert SPEC.resolved_config("paper")["pose_scene_adversary_weight"] == 0
+    with pytest.raises(ValueError, match="pose_scene_adversary_weight"):
+        scene_method(weight=-1.0)
+
+
+def test_only_the_scene_term_moves_the_pose_encoder_and_c_learns_on_transformation_steps() -> None:
+    """Every other generator-side weight at 0: a transformation step moves E_p through the
+    scene term alone (and neither E_id nor G); without the term E_p stays. C takes its own
+    update on transformation steps and none on complete-representation steps."""
+    zero = {
+        "adversarial_weight": 0.0,
+        "reconstruction_weight": 0.0,
+        "latent_identity_weight": 0.0,
+        "latent_pose_weight": 0.0,
+    }
+    batch = FaceBatch(images=torch.rand(4, 2, 3, 32, 32))
+    for weight in (1.0, 0.0):
+        method = build(
+            complete_representation_share=0.0, pose_scene_adversary_weight=weight, **zero
+        )
+        before = {
+            n: snapshot(getattr(method, n))
+            for n in ("pose_encoder", "identity_encoder", "generator")
+        }
+        scene_before = snapshot(method.scene_discriminator) if weight else None
+        logs = method.training_step(batch, step=0)
+        assert changed(method.pose_encoder, before["pose_encoder"]) is bool(weight)
+        assert not changed(method.identity_encoder, before["identity_encoder"])
+        assert not changed(method.generator, before["generator"])
+        if weight:
+            assert changed(method.scene_discriminator, scene_before)
+            assert logs["scene_adversarial"] > 0 and logs["scene_discriminator"] > 0
+    method = scene_method(complete_representation_share=1.0)
+    scene_before = snapshot(method.scene_discriminator)
+    logs = method.training_step(batch, step=0)
+    assert not changed(method.scene_discriminator, scene_before)
+    assert logs["scene_discriminator"] == logs["scene_adversarial"] == 0.0
+
+
+def test_a_killed_run_with_the_scene_discriminator_resumes_to_the_same_weights(tmp_path) -> None:
+    """C and its optimizer are in the checkpoint: a run killed after step 3 and resumed
+    ends with the uninterrupted run's weights, C's included."""
+    toy_data = make_face_data(n_identities=6, per_identity=8, resolution=32)
+    config = SPEC.resolved_config(
+        "smoke", {"steps": 6, "batch_size": 4, "pose_scene_adversary_weight": 0.5}
+    )
+    settings = TrainSettings(device="cpu", checkpoint_every=2)
+    train(SPEC, config, toy_data, tmp_path / "straight", seed=0, settings=settings)
+
+    def kill_after_3(step):
+        if step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(
+            SPEC,
+            config,
+            toy_data,
+            tmp_path / "killed",
+            seed=0,
+            settings=settings,
+            on_step_end=kill_after_3,
+        )
+    assert "scene" in load_checkpoint(tmp_path / "killed/checkpoints/last.pt")["optimizers"]
+    train(SPEC, config, toy_data, tmp_path / "killed", seed=0, settings=settings)
+    straight = torch.load(tmp_path / "straight/model.pt", weights_only=True)["model"]
+    resumed = torch.load(tmp_path / "killed/model.pt", weights_only=True)["model"]
+    assert straight.keys() == resumed.keys()
+    assert any(key.startswith("scene_discriminator.") for key in straight)
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), f"{key} differs after resume"

@@ -24,7 +24,11 @@ MUNIT's ``recon_criterion`` (mean). Two measured options, off by default (README
 "Deviations" 5 and 11): ``self_reconstruction_weight`` adds the a = b term
 |G(E_id(x_a), E_p(x_a)) - x_a|_1, and ``pose_colour_mix`` makes E_p read its training
 images through ``colour_mix`` (the pairs share their scene, and E_p fed the plain image
-learns the scene; through the colour map it learned nothing at the tiny budget).
+learns the scene; through the colour map it learned nothing at the tiny budget). ``pose_scene_adversary_weight`` > 0 adds DrNet's
+scene discriminator C (Denton & Birodkar 2017; README "Deviations" 12): in each
+transformation step C learns, with its own optimizer, to tell same-session pose-code pairs
+(E_p(x_a_i), E_p(x_b_i)) from different-session ones (E_p(x_a_i), E_p(x_b_{i-1})), and E_p
+takes the cross-entropy between C(E_p(x_a_i), E_p(x_b_i)) and 1/2 at that weight.
 """
 
 from __future__ import annotations
@@ -32,11 +36,19 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from bench.methods.api import DatasetInfo, Driver, FaceBatch, Method, Sampling, frozen
 
-from .model import Critic, Generator, IdentityEncoder, PoseEncoder, gradient_penalty
+from .model import (
+    Critic,
+    Generator,
+    IdentityEncoder,
+    PoseEncoder,
+    SceneDiscriminator,
+    gradient_penalty,
+)
 
 
 def colour_mix(images: Tensor) -> Tensor:
@@ -92,6 +104,18 @@ class IPGAN(Method):
         self.critic = Critic(resolution, config["width"])
         # A training input only; checkpoints from before the key were trained without it.
         self.pose_colour_mix = bool(config.get("pose_colour_mix", False))
+        # DrNet's scene adversary on the pose code; absent (as in checkpoints from before the
+        # key) or 0: no C is built, so the other networks' initialisation is unchanged.
+        self.scene_weight = float(config.get("pose_scene_adversary_weight", 0.0))
+        if self.scene_weight < 0:
+            raise ValueError(
+                f"ipgan: pose_scene_adversary_weight must be >= 0, got {self.scene_weight}"
+            )
+        self.scene_discriminator = (
+            SceneDiscriminator(self.pose_dim, int(config["scene_discriminator_hidden"]))
+            if self.scene_weight
+            else None
+        )
         share = float(config["complete_representation_share"])
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"ipgan: complete_representation_share must be in [0, 1], got {share}")
@@ -110,10 +134,14 @@ class IPGAN(Method):
             *self.pose_encoder.parameters(),
             *self.generator.parameters(),
         ]
-        return {
+        optimizers = {
             "generator": torch.optim.Adam(synthesis, lr=lr, betas=betas),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas),
         }
+        if self.scene_discriminator is not None:  # C's own Adam (DrNet: optimStateC, same lr)
+            params = self.scene_discriminator.parameters()
+            optimizers["scene"] = torch.optim.Adam(params, lr=lr, betas=betas)
+        return optimizers
 
     def _prior(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """Generation-path codes (z_id, z_p) from the configured prior, on the CPU RNG
@@ -168,6 +196,11 @@ class IPGAN(Method):
             "latent_identity",
             "latent_pose",
             "self_reconstruction",
+            *(
+                ("scene_discriminator", "scene_accuracy", "scene_adversarial")
+                if self.scene_weight
+                else ()
+            ),
         )
 
     def _generation_step(
@@ -222,9 +255,15 @@ class IPGAN(Method):
         cfg = self.config
         with self.autocast():
             identity = self.identity_encoder(x_a)
-            transformed = self.generator(identity, self.pose_encoder(self._pose_input(x_b)))
+            pose_b = self.pose_encoder(self._pose_input(x_b))
+            transformed = self.generator(identity, pose_b)
             critic_loss, critic_logs = self._critic_loss(x_b, transformed.detach())
         self.optimize("critic", critic_loss)
+        scene_logs, pose_a = {}, None
+        if self.scene_discriminator is not None:  # DrNet: C's update first, on detached codes
+            with torch.no_grad(), self.autocast():
+                pose_a = self.pose_encoder(self._pose_input(x_a))
+            scene_logs = self._scene_discriminator_step(pose_a, pose_b.detach())
         with frozen(self.critic), self.autocast():
             adversarial = self._adversarial(self.critic(transformed))
             reconstruction = channel_sum_l1(transformed, x_b)
@@ -240,6 +279,11 @@ class IPGAN(Method):
                 rebuilt = self.generator(identity, self.pose_encoder(self._pose_input(x_a)))
                 self_reconstruction = channel_sum_l1(rebuilt, x_a)
                 loss = loss + cfg["self_reconstruction_weight"] * self_reconstruction
+            if pose_a is not None:
+                with frozen(self.scene_discriminator):
+                    scene_adversarial = self.scene_adversarial(pose_a, pose_b)
+                loss = loss + self.scene_weight * scene_adversarial
+                scene_logs["scene_adversarial"] = scene_adversarial.item()
         self.optimize("generator", loss)
         return {
             "critic_transformation": critic_loss.item(),
@@ -249,7 +293,34 @@ class IPGAN(Method):
             "latent_identity": latent_identity.item(),
             "latent_pose": latent_pose.item(),
             "self_reconstruction": self_reconstruction.item(),
+            **scene_logs,
         }
+
+    def scene_discriminator_loss(self, pose_a: Tensor, pose_b: Tensor) -> tuple[Tensor, Tensor]:
+        """DrNet's C loss: BCE of C(pose_a_i, pose_b_i) to 1 (one session: a training pair)
+        and of C(pose_a_i, pose_b_{i-1}) to 0 (the batch rolled by one: another session), mean
+        over the 2B pairs; returns (loss, accuracy at 0.5). DrNet draws half a batch of each."""
+        other = pose_b.roll(1, dims=0)
+        logits = self.scene_discriminator(torch.cat([pose_a, pose_a]), torch.cat([pose_b, other]))
+        n = len(pose_a)
+        target = torch.cat([logits.new_ones(n), logits.new_zeros(n)])
+        loss = F.binary_cross_entropy_with_logits(logits, target)
+        accuracy = ((logits > 0).float() == target).float().mean()
+        return loss, accuracy
+
+    def scene_adversarial(self, pose_a: Tensor, pose_b: Tensor) -> Tensor:
+        """DrNet's pose-encoder term: BCE of C(pose_a_i, pose_b_i) on same-session pairs to
+        1/2, i.e. C kept maximally uncertain. As in ``train_drnet.lua`` the gradient reaches
+        E_p through the second code only (``dhp2_rec``): ``pose_a`` is detached."""
+        logits = self.scene_discriminator(pose_a.detach(), pose_b)
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 0.5))
+
+    def _scene_discriminator_step(self, pose_a: Tensor, pose_b: Tensor) -> dict[str, float]:
+        """One update of C alone (its own optimizer) on detached pose codes."""
+        with self.autocast():
+            loss, accuracy = self.scene_discriminator_loss(pose_a.detach(), pose_b.detach())
+        self.optimize("scene", loss)
+        return {"scene_discriminator": loss.item(), "scene_accuracy": accuracy.item()}
 
     def latent_reconstruction(self, identity: Tensor, z_p: Tensor) -> tuple[Tensor, Tensor]:
         """MUNIT's ``loss_gen_recon_c_a`` and ``loss_gen_recon_s_b``: decode the real

@@ -225,3 +225,23 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, weights: Ten
     mixed = (w * real.detach() + (1 - w) * fake.detach()).requires_grad_(True)
     (grads,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return (grads.flatten(1).norm(dim=1) - 1) ** 2
+
+
+class SceneDiscriminator(nn.Module):
+    """C: two pose codes -> logit that they come from one session (DrNet's scene
+    discriminator, Denton & Birodkar 2017 Sec. 3; ``edenton/drnet`` ``makeSceneDiscriminator``:
+    the concatenated codes through linear-ReLU-linear-ReLU-linear, 100 hidden units, and a
+    sigmoid, here folded into the loss as BCE on logits)."""
+
+    def __init__(self, pose_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(2 * pose_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, first: Tensor, second: Tensor) -> Tensor:
+        return self.layers(torch.cat([first, second], dim=1)).squeeze(1)
