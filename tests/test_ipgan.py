@@ -302,6 +302,10 @@ def test_scene_discriminator_has_its_own_optimizer_and_is_off_by_default() -> No
         for name, opt in method.optimizers.items()
     }
     assert in_optimizer["scene"] == scene
+    assert method.optimizers["scene"].param_groups[0]["lr"] == method.config["lr"]  # null
+    faster = scene_method(scene_discriminator_lr=2e-3)
+    assert faster.optimizers["scene"].param_groups[0]["lr"] == 2e-3
+    assert faster.optimizers["generator"].param_groups[0]["lr"] == faster.config["lr"] != 2e-3
     assert not scene & (in_optimizer["generator"] | in_optimizer["critic"])
     off = build()
     assert off.scene_discriminator is None and "scene" not in off.optimizers

@@ -138,9 +138,10 @@ class IPGAN(Method):
             "generator": torch.optim.Adam(synthesis, lr=lr, betas=betas),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas),
         }
-        if self.scene_discriminator is not None:  # C's own Adam (DrNet: optimStateC, same lr)
+        if self.scene_discriminator is not None:  # C's own Adam (DrNet: optimStateC)
             params = self.scene_discriminator.parameters()
-            optimizers["scene"] = torch.optim.Adam(params, lr=lr, betas=betas)
+            scene_lr = self.config.get("scene_discriminator_lr") or lr  # null: the others' lr
+            optimizers["scene"] = torch.optim.Adam(params, lr=scene_lr, betas=betas)
         return optimizers
 
     def _prior(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
