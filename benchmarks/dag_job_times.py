@@ -11,7 +11,12 @@ With ``--wall`` (the run's measured wall-clock seconds) it also prints how busy 
 were: sum of job wall times / (wall x cores). With ``--snakemake-log`` (the log of a run
 through profiles/slurm) it counts the rule jobs, the SLURM submissions they took (a group
 job is one submission for several rule jobs) and the wall time from the log's first to its
-last timestamp.
+last timestamp. With ``--scontrol`` (files of ``scontrol show job -o``, dumped during the run:
+the cluster forgets a job ``MinJobAge`` seconds after it ends) it sums the SLURM jobs that
+ran in the run's directory (start to end, as the controller saw them) against the
+benchmark wall of their rule jobs: the difference is what each submission cost beyond the
+jobs' own commands (the plugin's ``snakemake`` processes inside the job, ``srun``, the
+queue's start).
 """
 
 from __future__ import annotations
@@ -84,6 +89,54 @@ def submissions(log: str) -> dict[str, float]:
     }
 
 
+#: SLURM job states of a job that ran and is over.
+ENDED = frozenset(
+    {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED"}
+)
+
+
+def slurm_jobs(dumps: list[Path], workdir: Path) -> dict[str, dict[str, str]]:
+    """Ended jobs of ``scontrol show job -o`` dumps whose WorkDir is ``workdir``, by JobId
+    (a later dump's record of a job replaces an earlier one's)."""
+    jobs: dict[str, dict[str, str]] = {}
+    for dump in dumps:
+        for line in dump.read_text().splitlines():
+            fields = dict(re.findall(r"(\S+?)=(\S*)", line))
+            if not fields.get("JobId"):
+                continue
+            if Path(fields.get("WorkDir", "")).resolve() != workdir.resolve():
+                continue
+            if fields.get("JobState") not in ENDED:  # a pending job's times are estimates
+                continue
+            jobs[fields["JobId"]] = fields
+    return jobs
+
+
+def slurm_seconds(job: dict[str, str]) -> float:
+    """Seconds from a SLURM job's StartTime to its EndTime."""
+    start, end = (datetime.fromisoformat(job[key]) for key in ("StartTime", "EndTime"))
+    return (end - start).total_seconds()
+
+
+def slurm_overhead(jobs: dict[str, dict[str, str]], job_wall: float, rule_jobs: int) -> str:
+    """One line: SLURM jobs, their seconds and CPU-seconds held, the benchmark wall of the
+    ``rule_jobs`` rule jobs they ran, and the difference per SLURM job."""
+    if not jobs:
+        return "scontrol: no ended job ran in this run's directory"
+    held = sum(slurm_seconds(job) for job in jobs.values())
+    cpu_held = sum(slurm_seconds(job) * int(job.get("NumCPUs", 1)) for job in jobs.values())
+    states = defaultdict(int)
+    for job in jobs.values():
+        states[job.get("JobState", "?")] += 1
+    extra = held - job_wall
+    return (
+        f"scontrol: {len(jobs)} SLURM jobs ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}) "
+        f"held a node {held:.0f} s ({cpu_held:.0f} CPU-seconds allocated); their {rule_jobs} "
+        f"rule jobs' benchmark wall is {job_wall:.0f} s, so a SLURM job cost "
+        f"{extra / len(jobs):.1f} s beyond its commands on average ({extra:.0f} s in all)"
+    )
+
+
 def table(title: str, sums: dict[str, list[float]], total: float) -> str:
     lines = [f"| {title} | jobs | wall s | share | CPU s |", "|---|---|---|---|---|"]
     for name, (count, wall, cpu) in sorted(sums.items(), key=lambda kv: -kv[1][1]):
@@ -110,6 +163,14 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="log of a run through profiles/slurm: rule jobs, SLURM submissions, wall",
     )
+    parser.add_argument(
+        "--scontrol",
+        type=Path,
+        nargs="+",
+        metavar="DUMP",
+        help="files of `scontrol show job -o` taken during a run through profiles/slurm: "
+        "what each SLURM job cost beyond its rule jobs' benchmark wall",
+    )
     args = parser.parse_args(argv)
     if args.snakemake_log:
         counts = submissions(args.snakemake_log.read_text())
@@ -133,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(jobs)} jobs, {total:.0f} s of job wall time, {sum(j[3] for j in jobs):.0f} s CPU\n"
     )
     print(table("rule", by_rule, total) + "\n")
+    if args.scontrol:
+        workdir = args.results.resolve().parent
+        print(slurm_overhead(slurm_jobs(args.scontrol, workdir), total, len(jobs)) + "\n")
     print(table("method", by_method, total))
     if args.wall:
         busy = total / (args.wall * args.cores)

@@ -111,3 +111,40 @@ def test_a_served_jobs_cpu_comes_from_the_preload_servers_records(run, capsys):
     out = capsys.readouterr().out
     assert out.startswith("4 jobs, 200 s of job wall time, 167 s CPU")  # 0.5 + 49.5 = 50
     assert "| a | 2 | 70 | 35.0% | 58 |" in out
+
+
+def scontrol_line(job, state, start, end, workdir, cpus=1):
+    return (
+        f"JobId={job} JobName=x UserId=root(0) JobState={state} Reason=None "
+        f"StartTime={start} EndTime={end} Partition=cpu NumCPUs={cpus} WorkDir={workdir} "
+        f"Comment=rule_train_wildcards_synthfaces_a_0\n"
+    )
+
+
+def test_scontrol_dumps_give_what_each_slurm_job_cost_beyond_its_rule_jobs(run, tmp_path, capsys):
+    # The run directory is the parent of --results; 4 rule jobs, 200 s of benchmark wall.
+    workdir = run.parent
+    early, late = tmp_path / "dump1.txt", tmp_path / "dump2.txt"
+    early.write_text(
+        scontrol_line(1, "RUNNING", "2026-12-05T10:00:00", "2026-12-05T22:00:00", workdir)
+        + scontrol_line(2, "PENDING", "2026-12-05T10:05:00", "2026-12-05T10:06:00", workdir)
+        + scontrol_line(9, "COMPLETED", "2026-12-05T09:00:00", "2026-12-05T09:10:00", "/other")
+    )
+    late.write_text(  # job 1 ended; job 2 ran two CPUs for 130 s; job 3 is forgotten later
+        scontrol_line(1, "COMPLETED", "2026-12-05T10:00:00", "2026-12-05T10:01:10", workdir)
+        + scontrol_line(2, "COMPLETED", "2026-12-05T10:01:20", "2026-12-05T10:03:30", workdir, 2)
+        + scontrol_line(3, "CANCELLED", "2026-12-05T10:04:00", "2026-12-05T10:04:20", workdir)
+    )
+    jobs = dag_job_times.slurm_jobs([early, late], workdir)
+    assert sorted(jobs) == ["1", "2", "3"]  # the other directory's job is left out
+    assert [dag_job_times.slurm_seconds(jobs[j]) for j in ("1", "2", "3")] == [70.0, 130.0, 20.0]
+    pending_only = dag_job_times.slurm_jobs([early], workdir)
+    assert pending_only == {}  # running and pending jobs' end times are estimates
+    dag_job_times.main(["--results", str(run), "--scontrol", str(early), str(late)])
+    out = capsys.readouterr().out
+    # held 220 s (70 + 260 + 20 = 350 CPU-s) against 200 s of benchmark wall: 20 s / 3 jobs
+    assert (
+        "scontrol: 3 SLURM jobs (1 CANCELLED, 2 COMPLETED) held a node 220 s (350 CPU-seconds "
+        "allocated); their 4 rule jobs' benchmark wall is 200 s, so a SLURM job cost 6.7 s "
+        "beyond its commands on average (20 s in all)"
+    ) in out
