@@ -24,11 +24,12 @@ MUNIT's ``recon_criterion`` (mean). Two measured options, off by default (README
 "Deviations" 5 and 11): ``self_reconstruction_weight`` adds the a = b term
 |G(E_id(x_a), E_p(x_a)) - x_a|_1, and ``pose_colour_mix`` makes E_p read its training
 images through ``colour_mix`` (the pairs share their scene, and E_p fed the plain image
-learns the scene; through the colour map it learned nothing at the tiny budget). ``pose_scene_adversary_weight`` > 0 adds DrNet's
-scene discriminator C (Denton & Birodkar 2017; README "Deviations" 12): in each
-transformation step C learns, with its own optimizer, to tell same-session pose-code pairs
-(E_p(x_a_i), E_p(x_b_i)) from different-session ones (E_p(x_a_i), E_p(x_b_{i-1})), and E_p
-takes the cross-entropy between C(E_p(x_a_i), E_p(x_b_i)) and 1/2 at that weight.
+learns the scene; through the colour map it learned nothing at the tiny budget). A third,
+``pose_scene_adversary_weight`` > 0, adds DrNet's scene discriminator C (Denton &
+Birodkar 2017; README "Deviations" 12): in each transformation step C learns, with its own
+optimizer, to tell same-session pose-code pairs (E_p(x_a_i), E_p(x_b_i)) from
+different-session ones (E_p(x_a_i), E_p(x_b_{i-1})), and E_p takes the cross-entropy
+between C(E_p(x_a_i), E_p(x_b_i)) and 1/2 at that weight (measured, off by default).
 """
 
 from __future__ import annotations
