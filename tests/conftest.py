@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from bench.data.dataset import FaceData
 from bench.data.index import PoseBins
@@ -70,3 +71,32 @@ def make_face_data(
 @pytest.fixture
 def toy_data() -> FaceData:
     return make_face_data()
+
+
+class Killed(Exception):
+    """Raised by a hook to simulate a job killed mid-training."""
+
+
+def train_until_killed(spec, config, data, run_dir: Path, *, kill_at: int, **train_args) -> None:
+    """``bench.train.train`` into ``run_dir``, "killed" when step ``kill_at`` ends (its
+    checkpoints stay, as a killed job's do); ``train_args``: seed, settings."""
+    from bench.train import train
+
+    def kill(step: int) -> None:
+        if step == kill_at:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(spec, config, data, run_dir, on_step_end=kill, **train_args)
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    """The state dict of a finished run's ``model.pt``."""
+    return torch.load(run_dir / "model.pt", weights_only=True)["model"]
+
+
+def assert_same_weights(straight: dict, resumed: dict, what: str = "") -> None:
+    """Every tensor of a resumed run equals the uninterrupted run's, key by key."""
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), f"{what}{key} differs after resume"

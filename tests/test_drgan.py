@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_face_data
+from conftest import assert_same_weights, final_weights, make_face_data, train_until_killed
 
 from bench.methods.registry import get_method
 from bench.train import TrainSettings, train
@@ -251,23 +251,13 @@ def test_a_run_killed_after_an_early_stop_resumes_to_the_same_weights(name, data
     stop = int(probe.pretrain_end)
     config = {**config, "steps": stop + 6}
     settings = TrainSettings(device="cpu", checkpoint_every=2)
-
-    class Killed(Exception):
-        pass
-
-    def kill(step: int) -> None:
-        if step == stop + 3:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train(spec, config, data, tmp_path / "killed", seed=0, settings=settings, on_step_end=kill)
-    train(spec, config, data, tmp_path / "killed", seed=0, settings=settings)
+    run = tmp_path / "killed"
+    train_until_killed(spec, config, data, run, kill_at=stop + 3, seed=0, settings=settings)
+    train(spec, config, data, run, seed=0, settings=settings)
     train(spec, config, data, tmp_path / "straight", seed=0, settings=settings)
-    resumed = torch.load(tmp_path / "killed" / "model.pt", weights_only=True)["model"]
-    straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)["model"]
+    straight = final_weights(tmp_path / "straight")
     assert int(straight["pretrain_end"]) == stop
-    for key in straight:
-        assert torch.equal(straight[key], resumed[key]), f"{key} differs after resume"
+    assert_same_weights(straight, final_weights(run))
 
 
 def test_d_accuracies_against_hand_counted_decisions() -> None:

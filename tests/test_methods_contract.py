@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_face_data
+from conftest import assert_same_weights, final_weights, make_face_data, train_until_killed
 
 from bench.data.dataset import FaceData
 from bench.methods.api import Driver, FaceBatch
@@ -30,10 +30,6 @@ from bench.train import TrainSettings, load_trained, train
 SPECS = {name: discover().get(name) for name in discover().names()}
 TRAINABLE = sorted(name for name, spec in SPECS.items() if spec.cls.trainable)
 RESOLUTION = 32
-
-
-class Killed(Exception):
-    """Raised by a hook to simulate a job killed mid-training."""
 
 
 class UndeclaredField(AssertionError):
@@ -145,19 +141,9 @@ def test_training_logs_finite_losses_and_a_sample_grid(name, trained):
 def test_a_killed_run_resumes_to_the_same_weights(name, data, trained, weights_dir, tmp_path):
     spec, config = SPECS[name], smoke_config(name, weights_dir)
     settings = TrainSettings(device="cpu", checkpoint_every=2)
-
-    def kill_after_3(step):
-        if step == 3:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train(spec, config, data, tmp_path, seed=0, settings=settings, on_step_end=kill_after_3)
+    train_until_killed(spec, config, data, tmp_path, kill_at=3, seed=0, settings=settings)
     train(spec, config, data, tmp_path, seed=0, settings=settings)
-    straight = torch.load(trained[name] / "model.pt", weights_only=True)["model"]
-    resumed = torch.load(tmp_path / "model.pt", weights_only=True)["model"]
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.equal(straight[key], resumed[key]), f"{name}: {key} differs after resume"
+    assert_same_weights(final_weights(trained[name]), final_weights(tmp_path), f"{name}: ")
 
 
 @pytest.mark.parametrize("name", TRAINABLE)

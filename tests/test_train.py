@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import assert_same_weights, final_weights, train_until_killed
 
 from bench.errors import CheckpointError, NonFiniteLossError
 from bench.methods.registry import get_method
@@ -12,45 +13,21 @@ from bench.train import TrainSettings, load_checkpoint, load_trained, train
 TINY = {"width": 4, "code_dim": 8, "steps": 12, "batch_size": 4}
 
 
-class Killed(Exception):
-    """Raised by a hook to simulate a job killed mid-training."""
-
-
 def pose_ae_config(**extra):
     return get_method("pose_ae").resolved_config("tiny", {**TINY, **extra})
-
-
-def final_weights(run_dir):
-    return torch.load(run_dir / "model.pt", weights_only=True)["model"]
 
 
 def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(toy_data, tmp_path):
     spec, config = get_method("pose_ae"), pose_ae_config()
     settings = TrainSettings(device="cpu", checkpoint_every=5)
     train(spec, config, toy_data, tmp_path / "straight", seed=3, settings=settings)
-
-    def kill_after_7(step):
-        if step == 7:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train(
-            spec,
-            config,
-            toy_data,
-            tmp_path / "killed",
-            seed=3,
-            settings=settings,
-            on_step_end=kill_after_7,
-        )
+    run = tmp_path / "killed"
+    train_until_killed(spec, config, toy_data, run, kill_at=7, seed=3, settings=settings)
     assert load_checkpoint(tmp_path / "killed/checkpoints/last.pt")["step"] == 5
     assert not (tmp_path / "killed/model.pt").exists()
     train(spec, config, toy_data, tmp_path / "killed", seed=3, settings=settings)
 
-    straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "killed")
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.equal(straight[key], resumed[key]), key
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "killed"))
     log_lines = (tmp_path / "killed/train_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log_lines[1:]] == [str(s) for s in range(1, 13)]
 
