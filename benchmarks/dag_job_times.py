@@ -26,9 +26,14 @@ import csv
 import json
 import os
 import re
-from collections import defaultdict
+import sys
+from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "slurm-local"))
+
+from check_smoke import parse_scontrol  # noqa: E402
 
 
 def served_cpu(results: Path) -> dict[Path, float]:
@@ -99,16 +104,13 @@ def slurm_jobs(dumps: list[Path], workdir: Path) -> dict[str, dict[str, str]]:
     """Ended jobs of ``scontrol show job -o`` dumps whose WorkDir is ``workdir``, by JobId
     (a later dump's record of a job replaces an earlier one's)."""
     jobs: dict[str, dict[str, str]] = {}
+    workdir = workdir.resolve()
     for dump in dumps:
-        for line in dump.read_text().splitlines():
-            fields = dict(re.findall(r"(\S+?)=(\S*)", line))
-            if not fields.get("JobId"):
+        for fields in parse_scontrol(dump.read_text()):
+            if not fields.get("JobId") or Path(fields.get("WorkDir", "")).resolve() != workdir:
                 continue
-            if Path(fields.get("WorkDir", "")).resolve() != workdir.resolve():
-                continue
-            if fields.get("JobState") not in ENDED:  # a pending job's times are estimates
-                continue
-            jobs[fields["JobId"]] = fields
+            if fields.get("JobState") in ENDED:  # a pending job's times are estimates
+                jobs[fields["JobId"]] = fields
     return jobs
 
 
@@ -125,9 +127,7 @@ def slurm_overhead(jobs: dict[str, dict[str, str]], job_wall: float, rule_jobs: 
         return "scontrol: no ended job ran in this run's directory"
     held = sum(slurm_seconds(job) for job in jobs.values())
     cpu_held = sum(slurm_seconds(job) * int(job.get("NumCPUs", 1)) for job in jobs.values())
-    states = defaultdict(int)
-    for job in jobs.values():
-        states[job.get("JobState", "?")] += 1
+    states = Counter(job.get("JobState", "?") for job in jobs.values())
     extra = held - job_wall
     return (
         f"scontrol: {len(jobs)} SLURM jobs ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}) "
