@@ -93,6 +93,31 @@ def test_override_of_an_unknown_method_key_is_an_error():
         get_method("pose_ae").resolved_config("tiny", {"widht": 3})
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "kind"),
+    [
+        ("pose_grey", "true", "boolean"),  # bool("false") would be truthy
+        ("complete_representation_share", "0.0", "number"),  # fails deep in training
+        ("steps", True, "number"),
+        ("sampling_group", 1, "string"),
+        ("betas", 0.5, "list"),
+    ],
+)
+def test_an_override_of_another_kind_than_its_default_names_the_key(key, value, kind):
+    """Snakemake's ``--config method_overrides={ipgan: {pose_grey: true}}`` hands the nested
+    values over as strings; the override must say so instead of training on "true"."""
+    with pytest.raises(ConfigError, match=rf"key '{key}' .*expected a {kind}"):
+        get_method("ipgan").resolved_config("tiny", {key: value})
+
+
+def test_overrides_of_the_same_kind_or_of_a_null_default_are_taken():
+    config = get_method("ipgan").resolved_config(
+        "tiny", {"lr": 1, "steps": 30, "pose_grey": True, "scene_discriminator_lr": 0.002}
+    )
+    assert (config["lr"], config["steps"], config["pose_grey"]) == (1, 30, True)
+    assert config["scene_discriminator_lr"] == 0.002
+
+
 def test_cli_lists_methods_with_needs_and_provides():
     out = subprocess.run(
         [sys.executable, "-m", "bench", "methods"],

@@ -69,7 +69,41 @@ def _merge(base: dict, update: dict, where: str, allow_new: bool) -> None:
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value, f"{where}.{key}", allow_new)
         else:
+            if not allow_new:
+                _check_type(key, base[key], value, where)
             base[key] = copy.deepcopy(value)
+
+
+def _kind(value: Any) -> str | None:
+    """The YAML kind of a config value ("boolean", "number", "string", "list", "mapping"),
+    or None for null (a key whose default is null takes any kind)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def _check_type(key: str, default: Any, value: Any, where: str) -> None:
+    """An override must have its default's kind: the string "false" for a boolean key would
+    otherwise be truthy, and "0.0" for a number would fail deep inside training. Command-line
+    ``--config`` values are parsed by Snakemake, which can leave nested values as strings."""
+    expected, got = _kind(default), _kind(value)
+    if expected is None or got is None or expected == got:
+        return
+    raise ConfigError(
+        f"key {key!r} in {where}: expected a {expected} (its default is {default!r}), got the "
+        f"{got} {value!r}; write the value as YAML would read it (true, 0.5), e.g. in a "
+        "--configfile"
+    )
 
 
 def _import_method_module(folder: Path) -> types.ModuleType:
