@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import assert_same_weights, final_weights, make_face_data, train_until_killed
 
-from bench.methods.api import DatasetInfo, FaceBatch, frozen
+from bench.methods.api import DatasetInfo, Driver, FaceBatch, frozen
 from bench.methods.registry import discover
 from bench.train import TrainSettings, load_checkpoint, train
 
@@ -111,6 +112,10 @@ def test_paper_config_holds_cr_gan_settings_and_tiny_the_measured_ones() -> None
     assert paper["lr"] == 1e-4 and list(paper["betas"]) == [0.0, 0.9]
     assert paper["complete_representation_share"] == 0.5 and paper["reconstruction_weight"] == 4
     assert tiny["gan_loss"] == "lsgan"
+    # README "Deviations" 13-15: measured at tiny only; paper keeps CR-GAN's and MUNIT's
+    assert (paper["pose_grey"], paper["latent_identity_detach"]) == (False, False)
+    assert (tiny["pose_grey"], tiny["latent_identity_detach"]) == (True, True)
+    assert tiny["complete_representation_share"] == 0.0
     assert paper["self_reconstruction_weight"] == tiny["self_reconstruction_weight"] == 0
     for scale in ("paper", "tiny", "smoke"):
         build_config = SPEC.resolved_config(scale)
@@ -361,3 +366,84 @@ def test_a_killed_run_with_the_scene_discriminator_resumes_to_the_same_weights(t
     straight = final_weights(tmp_path / "straight")
     assert any(key.startswith("scene_discriminator.") for key in straight)
     assert_same_weights(straight, final_weights(run))
+
+
+def test_standardised_grey_matches_a_numpy_reference_and_drops_colour() -> None:
+    """README "Deviations" 13: E_p's grey input is the channel mean, standardised per image
+    (numpy's mean and ddof-1 std on the same pixels); any per-image gain and offset shared
+    by the channels, and any channel permutation, leave it unchanged."""
+    grey_of = sys.modules[SPEC.cls.__module__.rsplit(".", 1)[0] + ".model"].standardised_grey
+    torch.manual_seed(0)
+    x = torch.rand(5, 3, 16, 16, dtype=torch.float64) * 2 - 1
+    out = grey_of(x)
+    reference = []
+    for image in x.numpy():
+        g = image.mean(axis=0)
+        reference.append((g - g.mean()) / g.std(ddof=1))
+    assert out.shape == (5, 1, 16, 16)
+    assert torch.allclose(out[:, 0], torch.tensor(np.stack(reference)), atol=1e-10)
+    gain = torch.rand(5, 1, 1, 1, dtype=torch.float64) + 0.2
+    offset = torch.rand(5, 1, 1, 1, dtype=torch.float64) - 0.5
+    assert torch.allclose(grey_of(x * gain + offset), out, atol=1e-9)
+    assert torch.allclose(grey_of(x[:, [2, 0, 1]]), out, atol=1e-12)
+    flat = torch.zeros(1, 3, 8, 8, dtype=torch.float64)
+    assert torch.isfinite(grey_of(flat)).all() and grey_of(flat).abs().max() == 0
+
+
+@pytest.mark.parametrize("grey", [True, False])
+def test_grey_pose_encoder_reads_layout_not_colour_in_training_and_transfer(grey) -> None:
+    """With ``pose_grey`` E_p's code (encode, transfer, and the training step's E_p(x_b))
+    is the same for a recoloured image (channels permuted, gain and offset); without it,
+    it is not. The first layer then has one input channel."""
+    method = build(pose_grey=grey, pose_colour_mix=False).eval()
+    assert method.pose_encoder.trunk.stem.in_channels == (1 if grey else 3)
+    images = torch.rand(3, 3, 32, 32) * 0.5 + 0.25
+    recoloured = images[:, [1, 2, 0]] * 0.8 + 0.1
+    with torch.no_grad():
+        codes = method.encode(images)["pose"], method.encode(recoloured)["pose"]
+        sources = torch.rand(3, 1, 3, 32, 32)
+        driven = [method.transfer(sources, Driver(image=d)) for d in (images, recoloured)]
+    assert torch.allclose(*codes, atol=1e-5) is grey
+    assert torch.allclose(*driven, atol=1e-5) is grey
+    method.train()
+    seen = []
+    method.pose_encoder.trunk.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0]))
+    method.config["complete_representation_share"] = 0.0
+    batch = torch.stack([torch.rand(3, 3, 32, 32), images], dim=1)
+    method.training_step(FaceBatch(images=batch), step=0)
+    if grey:  # E_p(x_b): the trunk's input is x_b's standardised grey image
+        grey_of = sys.modules[SPEC.cls.__module__.rsplit(".", 1)[0] + ".model"].standardised_grey
+        assert torch.allclose(seen[0], grey_of(images * 2 - 1), atol=1e-6)
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_latent_identity_target_is_detached_only_when_configured(detach) -> None:
+    """README "Deviations" 14: MUNIT's target E_id(x_a) takes the term's gradient (shrinking
+    every identity code lowers it); ``latent_identity_detach`` stops it there. The gradient
+    on the identity code differs between the two by exactly the target's share,
+    -sign(E_id(G(c, z_p)) - c) / numel."""
+    method = build(latent_identity_detach=detach)
+    identity = torch.randn(2, method.identity_dim, requires_grad=True)
+    z_p = torch.randn(2, method.pose_dim)
+    latent_identity, _ = method.latent_reconstruction(identity, z_p)
+    (grad,) = torch.autograd.grad(latent_identity, identity)
+    with torch.no_grad():
+        encoded = method.identity_encoder(method.generator(identity, z_p))
+    through_target = -torch.sign(encoded - identity) / identity.numel()
+    # the path through G alone: the same term with the target a constant
+    method.config["latent_identity_detach"] = True
+    constant, _ = method.latent_reconstruction(identity, z_p)
+    (through_g,) = torch.autograd.grad(constant, identity)
+    expected = through_g if detach else through_g + through_target
+    assert torch.allclose(grad, expected, atol=1e-7)
+    assert not torch.allclose(through_target, torch.zeros_like(through_target))
+
+
+def test_a_config_from_before_the_grey_and_detach_keys_builds_without_them() -> None:
+    """Checkpoints from before ``pose_grey`` and ``latent_identity_detach`` used neither."""
+    config = SPEC.resolved_config("smoke")
+    del config["pose_grey"], config["latent_identity_detach"]
+    method = SPEC.cls(config, INFO)
+    assert method.pose_grey is False and method.pose_encoder.trunk.stem.in_channels == 3
+    paper = SPEC.resolved_config("paper")
+    assert paper["pose_grey"] is False and paper["latent_identity_detach"] is False

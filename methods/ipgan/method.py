@@ -30,6 +30,11 @@ Birodkar 2017; README "Deviations" 12): in each transformation step C learns, wi
 optimizer, to tell same-session pose-code pairs (E_p(x_a_i), E_p(x_b_i)) from
 different-session ones (E_p(x_a_i), E_p(x_b_{i-1})), and E_p takes the cross-entropy
 between C(E_p(x_a_i), E_p(x_b_i)) and 1/2 at that weight (measured, off by default).
+
+The tiny config departs from the references in three measured ways (README "Deviations"
+13-15; ``paper`` keeps the references): ``pose_grey`` makes E_p read the per-image
+standardised grey image (train and test), ``latent_identity_detach`` detaches the latent
+identity target E_id(x_a), and ``complete_representation_share`` is 0.
 """
 
 from __future__ import annotations
@@ -94,7 +99,11 @@ class IPGAN(Method):
         self.identity_encoder = IdentityEncoder(
             resolution, config["width"], self.identity_dim, config["identity_pool"]
         )
-        self.pose_encoder = PoseEncoder(resolution, config["width"] // 2, self.pose_dim)
+        # Absent in checkpoints from before the key: E_p read the image as it is.
+        self.pose_grey = bool(config.get("pose_grey", False))
+        self.pose_encoder = PoseEncoder(
+            resolution, config["width"] // 2, self.pose_dim, grey=self.pose_grey
+        )
         self.generator = Generator(
             resolution,
             config["generator_width"],
@@ -330,7 +339,8 @@ class IPGAN(Method):
         ``z_p``, re-encode, mean L1 to each. As in MUNIT neither code is detached, so the
         identity term also reaches E_id through its target."""
         mixed = self.generator(identity, z_p)
-        latent_identity = (self.identity_encoder(mixed) - identity).abs().mean()
+        target = identity.detach() if self.config.get("latent_identity_detach") else identity
+        latent_identity = (self.identity_encoder(mixed) - target).abs().mean()
         latent_pose = (self.pose_encoder(self._pose_input(mixed)) - z_p).abs().mean()
         return latent_identity, latent_pose
 

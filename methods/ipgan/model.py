@@ -64,12 +64,13 @@ class ResidualDownBlock(nn.Module):
 
 
 class DownTrunk(nn.Module):
-    """Image [B, 3, R, R] in [-1, 1] -> feature map [B, C, 4, 4] (CR-GAN encoder/critic body)."""
+    """Image [B, C_in, R, R] in [-1, 1] -> feature map [B, C, 4, 4] (CR-GAN encoder/critic
+    body); ``in_channels`` is 3 (colour) or 1 (the pose encoder's grey input)."""
 
-    def __init__(self, resolution: int, width: int) -> None:
+    def __init__(self, resolution: int, width: int, in_channels: int = 3) -> None:
         super().__init__()
         widths = encoder_widths(width, num_stages(resolution))
-        self.stem = nn.Conv2d(3, width, 3, padding=1)
+        self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
         blocks, channels = [], width
         for out in widths:
             blocks.append(ResidualDownBlock(channels, out))
@@ -107,16 +108,31 @@ class IdentityEncoder(nn.Module):
         return self.head(maps.flatten(1))
 
 
+def standardised_grey(images: Tensor, eps: float = 1e-3) -> Tensor:
+    """[B, 3, H, W] -> [B, 1, H, W]: the channel mean, standardised per image (zero mean,
+    unit std over its pixels; std clamped at ``eps`` for flat images). What survives is
+    the layout of light and dark regions; colour, brightness and contrast do not."""
+    grey = images.mean(dim=1, keepdim=True)
+    centred = grey - grey.mean(dim=(2, 3), keepdim=True)
+    return centred / centred.std(dim=(2, 3), keepdim=True).clamp_min(eps)
+
+
 class PoseEncoder(nn.Module):
     """E_p: image -> pose code [B, pose_dim] (trunk, ReLU, global average pool, linear;
-    the pooling follows MUNIT's style encoder, so the code keeps no spatial layout)."""
+    the pooling follows MUNIT's style encoder, so the code keeps no spatial layout).
 
-    def __init__(self, resolution: int, width: int, pose_dim: int) -> None:
+    ``grey=True``: the trunk reads :func:`standardised_grey` of the image, in training and
+    at test time alike (a fixed first layer; README "Deviations" 13)."""
+
+    def __init__(self, resolution: int, width: int, pose_dim: int, grey: bool = False) -> None:
         super().__init__()
-        self.trunk = DownTrunk(resolution, width)
+        self.grey = grey
+        self.trunk = DownTrunk(resolution, width, 1 if grey else 3)
         self.head = nn.Linear(self.trunk.out_channels, pose_dim)
 
     def forward(self, images: Tensor) -> Tensor:
+        if self.grey:
+            images = standardised_grey(images)
         return self.head(F.relu(self.trunk(images)).mean(dim=(2, 3)))
 
 
