@@ -10,12 +10,20 @@ included), SLURM submissions, group jobs.
     tools/slurm-local/start.sh
     python benchmarks/slurm_groups.py --work /tmp/slurm-groups
     tools/slurm-local/stop.sh
+
+``--after-training RESULTS --methods a,b,...`` measures the default DAG instead, from its
+trained models: each run's folder starts with a copy of RESULTS' data, evaluators,
+references and the named methods' training outputs (the ``train`` rule's files), so only
+the stages after training run (synthesis, scoring, represent, sequences, sweeps, tables,
+figures: what the group ``run`` groups). ``--rerun-triggers mtime`` keeps the copied
+trainings (``cp -p`` keeps their times). The three runs' tables must be byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools" / "slurm-local"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from check_smoke import SLURM_LOCAL, SMOKE, SNAKEMAKE, run  # noqa: E402
+from check_smoke import SLURM_LOCAL, SMOKE, SNAKEMAKE, differing_files, run  # noqa: E402
 from dag_job_times import submissions  # noqa: E402
 
 
@@ -38,22 +46,78 @@ def profile_without_groups(profile: Path, out: Path) -> Path:
     return out
 
 
+#: What a default run's folder needs besides training outputs: the prepared data, the
+#: evaluators and the reference rows' features.
+SHARED = ("data", "evaluators", "reference", "face_reference", "scene_reference")
+#: The ``train`` rule's outputs in a run folder (workflow/rules/train.smk).
+TRAIN_OUTPUTS = ("model.pt", "samples.png", "samples", "train.json", "train_log.csv")
+
+
+def seed_trained(results: Path, methods: list[str], directory: Path) -> int:
+    """Copy ``results``' shared folders and the ``methods``' training outputs (every run
+    folder: seeds, untrained rows, per-K models) into ``directory/results``, times kept.
+    Returns the number of run folders copied; a method without runs is an error."""
+    target = directory / "results"
+    for name in SHARED:
+        if (results / name).is_dir():
+            shutil.copytree(results / name, target / name, copy_function=shutil.copy2)
+    copied = 0
+    for method in methods:
+        runs = sorted(results.glob(f"runs/*/{method}/*/model.pt"))
+        if not runs:
+            raise SystemExit(f"{results}: no trained runs of {method!r} (runs/*/{method}/*)")
+        for model in runs:
+            run_dir = model.parent
+            out = target / run_dir.relative_to(results)
+            out.mkdir(parents=True, exist_ok=True)
+            for name in TRAIN_OUTPUTS:
+                source = run_dir / name
+                if source.is_dir():
+                    shutil.copytree(source, out / name, copy_function=shutil.copy2)
+                elif source.is_file():
+                    shutil.copy2(source, out / name)
+            copied += 1
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, required=True, help="an empty scratch folder")
     parser.add_argument("--profile", type=Path, default=REPO / "profiles" / "slurm")
+    parser.add_argument(
+        "--after-training",
+        type=Path,
+        metavar="RESULTS",
+        help="a default run's results/ folder: measure the default DAG after its trainings",
+    )
+    parser.add_argument("--methods", default="", help="with --after-training: a,b,c")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     plain = profile_without_groups(args.profile, args.work / "profile-no-groups")
+    dag, label = SMOKE, "smoke DAG"
+    if args.after_training:
+        methods = [m for m in args.methods.split(",") if m]
+        if not methods:
+            parser.error("--after-training needs --methods")
+        chosen = args.work / "methods.yaml"
+        chosen.write_text(yaml.safe_dump({"methods": methods}))
+        dag = [
+            "--workflow-profile", "profiles/default",
+            "--configfiles", "config/config.yaml", str(chosen),
+            "--rerun-triggers", "mtime",
+        ]  # fmt: skip
+        label = f"default DAG after training ({', '.join(methods)})"
     variants = [
-        ("local, --cores 2", [*SNAKEMAKE, *SMOKE, "--cores", "2"]),
-        ("SLURM, group run", [*SNAKEMAKE, "--profile", str(args.profile), *SMOKE, *SLURM_LOCAL]),
-        ("SLURM, no groups", [*SNAKEMAKE, "--profile", str(plain), *SMOKE, *SLURM_LOCAL]),
+        ("local, --cores 2", [*SNAKEMAKE, *dag, "--cores", "2"]),
+        ("SLURM, group run", [*SNAKEMAKE, "--profile", str(args.profile), *dag, *SLURM_LOCAL]),
+        ("SLURM, no groups", [*SNAKEMAKE, "--profile", str(plain), *dag, *SLURM_LOCAL]),
     ]
-    print("| smoke DAG | wall s | Snakemake jobs | SLURM submissions | group jobs |")
+    print(f"| {label} | wall s | Snakemake jobs | SLURM submissions | group jobs |")
     print("|---|---|---|---|---|")
     for index, (name, command) in enumerate(variants):
         directory, log = args.work / f"run{index}", args.work / f"run{index}.log"
+        if args.after_training:
+            seed_trained(args.after_training, methods, directory)
         rc, wall = run([*command, "--directory", str(directory)], log)
         if rc != 0:
             print(f"{name}: exit {rc}, see {log}", file=sys.stderr)
@@ -65,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{counts['group_jobs']} |",
             flush=True,
         )
+    for index in (1, 2):
+        differing = differing_files(
+            args.work / "run0/results/tables", args.work / f"run{index}/results/tables"
+        )
+        if differing:
+            print(f"{variants[index][0]}: tables differ from the local run's: {differing}")
+            return 1
+    print("tables of the three runs: byte-identical")
     return 0
 
 

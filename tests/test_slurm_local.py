@@ -6,6 +6,7 @@ needs root and a SLURM install: `make test-slurm` (.ci/run)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 
 import pytest
@@ -213,3 +214,44 @@ def test_slurm_groups_benchmark_drops_only_the_groups(tmp_path):
     plain = yaml.safe_load((out / "config.yaml").read_text())
     assert "groups" in PROFILE and "groups" not in plain
     assert plain == {key: value for key, value in PROFILE.items() if key != "groups"}
+
+
+def test_slurm_groups_after_training_copies_only_the_trainings_and_shared_folders(tmp_path):
+    """--after-training seeds each run folder with a default run's data, evaluators and the
+    chosen methods' `train` outputs (times kept, so `--rerun-triggers mtime` skips the
+    trainings) and nothing the stages after training write; an untrained method is an error."""
+    spec = importlib.util.spec_from_file_location(
+        "slurm_groups", REPO_ROOT / "benchmarks" / "slurm_groups.py"
+    )
+    slurm_groups = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slurm_groups)
+    results = tmp_path / "results"
+    for path in (
+        "data/synthfaces/meta.json",
+        "evaluators/synthfaces/synth-oracle-pose.pt",
+        "runs/synthfaces/pose_ae/seed0/model.pt",
+        "runs/synthfaces/pose_ae/seed0/train.json",
+        "runs/synthfaces/pose_ae/seed0/samples/step_000010.png",
+        "runs/synthfaces/pose_ae/seed0/pose_transfer/metrics.json",
+        "runs/synthfaces/pose_ae/seed0/checkpoints/last.pt",
+        "runs/synthfaces/pose_ae/seed0-untrained/model.pt",
+        "runs/synthfaces/ipgan/seed0/model.pt",
+        "tables/synthfaces_pose_transfer.csv",
+    ):
+        (results / path).parent.mkdir(parents=True, exist_ok=True)
+        (results / path).write_text(path)
+    os.utime(results / "runs/synthfaces/pose_ae/seed0/model.pt", (1e9, 1e9))
+    out = tmp_path / "run0"
+    assert slurm_groups.seed_trained(results, ["pose_ae"], out) == 2
+    copied = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert copied == [
+        "results/data/synthfaces/meta.json",
+        "results/evaluators/synthfaces/synth-oracle-pose.pt",
+        "results/runs/synthfaces/pose_ae/seed0-untrained/model.pt",
+        "results/runs/synthfaces/pose_ae/seed0/model.pt",
+        "results/runs/synthfaces/pose_ae/seed0/samples/step_000010.png",
+        "results/runs/synthfaces/pose_ae/seed0/train.json",
+    ]
+    assert (out / "results/runs/synthfaces/pose_ae/seed0/model.pt").stat().st_mtime == 1e9
+    with pytest.raises(SystemExit, match="no trained runs of 'fshm'"):
+        slurm_groups.seed_trained(results, ["fshm"], tmp_path / "run1")
