@@ -1,11 +1,13 @@
-"""The smoke DAG's wall time and SLURM submissions with and without the group ``run``.
+"""Wall time and SLURM submissions of the smoke DAG (or of the default's stages after
+training) with and without the group ``run``, and locally with and without the preload server.
 
 Runs, one after the other from empty directories (so their times compare within one
 session): the smoke DAG locally (``--cores 2``; groups are a cluster setting, so a local
 run has none), then through ``profiles/slurm`` on the running cluster of
 ``tools/slurm-local`` as it is (group ``run``) and with its ``groups:`` removed. Prints
 one markdown row per run: wall seconds, Snakemake jobs (its "N of M steps", `all`
-included), SLURM submissions, group jobs.
+included), SLURM submissions, group jobs. A fourth run repeats the local one without the
+preload server (``runtime.preload_server: false``: every job imports torch itself).
 
     tools/slurm-local/start.sh
     python benchmarks/slurm_groups.py --work /tmp/slurm-groups
@@ -16,7 +18,7 @@ trained models: each run's folder starts with a copy of RESULTS' data, evaluator
 references and the named methods' training outputs (the ``train`` rule's files), so only
 the stages after training run (synthesis, scoring, represent, sequences, sweeps, tables,
 figures: what the group ``run`` groups). ``--rerun-triggers mtime`` keeps the copied
-trainings (``cp -p`` keeps their times). The three runs' tables must be byte-identical.
+trainings (``cp -p`` keeps their times). The runs' tables must be byte-identical.
 """
 
 from __future__ import annotations
@@ -94,23 +96,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     plain = profile_without_groups(args.profile, args.work / "profile-no-groups")
-    dag, label = SMOKE, "smoke DAG"
+    split = SMOKE.index("--configfiles")  # SMOKE ends with its config files
+    dag, files, label = SMOKE[:split], SMOKE[split + 1 :], "smoke DAG"
     if args.after_training:
         methods = [m for m in args.methods.split(",") if m]
         if not methods:
             parser.error("--after-training needs --methods")
         chosen = args.work / "methods.yaml"
         chosen.write_text(yaml.safe_dump({"methods": methods}))
-        dag = [
-            "--workflow-profile", "profiles/default",
-            "--configfiles", "config/config.yaml", str(chosen),
-            "--rerun-triggers", "mtime",
-        ]  # fmt: skip
+        dag = ["--workflow-profile", "profiles/default", "--rerun-triggers", "mtime"]
+        files = ["config/config.yaml", str(chosen)]
         label = f"default DAG after training ({', '.join(methods)})"
+    no_server = args.work / "no-preload-server.yaml"
+    no_server.write_text(yaml.safe_dump({"runtime": {"preload_server": False}}))
+    local = [*SNAKEMAKE, *dag, "--cores", "2", "--configfiles"]
+    cluster = [*dag, *SLURM_LOCAL, "--configfiles", *files]
     variants = [
-        ("local, --cores 2", [*SNAKEMAKE, *dag, "--cores", "2"]),
-        ("SLURM, group run", [*SNAKEMAKE, "--profile", str(args.profile), *dag, *SLURM_LOCAL]),
-        ("SLURM, no groups", [*SNAKEMAKE, "--profile", str(plain), *dag, *SLURM_LOCAL]),
+        ("local, --cores 2", [*local, *files]),
+        ("SLURM, group run", [*SNAKEMAKE, "--profile", str(args.profile), *cluster]),
+        ("SLURM, no groups", [*SNAKEMAKE, "--profile", str(plain), *cluster]),
+        ("local, --cores 2, no preload server", [*local, *files, str(no_server)]),
     ]
     print(f"| {label} | wall s | Snakemake jobs | SLURM submissions | group jobs |")
     print("|---|---|---|---|---|")
@@ -129,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{counts['group_jobs']} |",
             flush=True,
         )
-    for index in (1, 2):
+    for index in range(1, len(variants)):
         differing = differing_files(
             args.work / "run0/results/tables", args.work / f"run{index}/results/tables"
         )
         if differing:
             print(f"{variants[index][0]}: tables differ from the local run's: {differing}")
             return 1
-    print("tables of the three runs: byte-identical")
+    print(f"tables of the {len(variants)} runs: byte-identical")
     return 0
 
 
