@@ -337,7 +337,8 @@ class IPGAN(Method):
         """MUNIT's ``loss_gen_recon_c_a`` and ``loss_gen_recon_s_b``: decode the real
         identity (content) code ``identity`` = E_id(x_a) with a random pose (style) code
         ``z_p``, re-encode, mean L1 to each. As in MUNIT neither code is detached, so the
-        identity term also reaches E_id through its target."""
+        identity term also reaches E_id through its target, unless the config's
+        ``latent_identity_detach`` (tiny; README "Deviations" 14) detaches that target."""
         mixed = self.generator(identity, z_p)
         target = identity.detach() if self.config.get("latent_identity_detach") else identity
         latent_identity = (self.identity_encoder(mixed) - target).abs().mean()
