@@ -49,8 +49,8 @@ def profile_without_groups(profile: Path, out: Path) -> Path:
 
 
 #: What a default run's folder needs besides training outputs: the prepared data, the
-#: evaluators and the reference rows' features.
-SHARED = ("data", "evaluators", "reference", "face_reference", "scene_reference")
+#: evaluators and the reference features (the only other results/ folders the DAG reads).
+SHARED = ("data", "evaluators", "reference")
 #: The ``train`` rule's outputs in a run folder (workflow/rules/train.smk).
 TRAIN_OUTPUTS = ("model.pt", "samples.png", "samples", "train.json", "train_log.csv")
 
@@ -61,8 +61,7 @@ def seed_trained(results: Path, methods: list[str], directory: Path) -> int:
     Returns the number of run folders copied; a method without runs is an error."""
     target = directory / "results"
     for name in SHARED:
-        if (results / name).is_dir():
-            shutil.copytree(results / name, target / name, copy_function=shutil.copy2)
+        shutil.copytree(results / name, target / name, copy_function=shutil.copy2)
     copied = 0
     for method in methods:
         runs = sorted(results.glob(f"runs/*/{method}/*/model.pt"))

@@ -17,6 +17,7 @@ from bench.methods.registry import discover
 from bench.train import TrainSettings, load_checkpoint, train
 
 SPEC = discover().get("ipgan")
+MODEL = sys.modules[SPEC.cls.__module__.rsplit(".", 1)[0] + ".model"]  # methods/ipgan/model.py
 INFO = DatasetInfo("toy", 32, 6, 13, tuple(range(14)), 3)
 
 
@@ -372,7 +373,7 @@ def test_standardised_grey_matches_a_numpy_reference_and_drops_colour() -> None:
     """README "Deviations" 13: E_p's grey input is the channel mean, standardised per image
     (numpy's mean and ddof-1 std on the same pixels); any per-image gain and offset shared
     by the channels, and any channel permutation, leave it unchanged."""
-    grey_of = sys.modules[SPEC.cls.__module__.rsplit(".", 1)[0] + ".model"].standardised_grey
+    grey_of = MODEL.standardised_grey
     torch.manual_seed(0)
     x = torch.rand(5, 3, 16, 16, dtype=torch.float64) * 2 - 1
     out = grey_of(x)
@@ -412,8 +413,7 @@ def test_grey_pose_encoder_reads_layout_not_colour_in_training_and_transfer(grey
     batch = torch.stack([torch.rand(3, 3, 32, 32), images], dim=1)
     method.training_step(FaceBatch(images=batch), step=0)
     if grey:  # E_p(x_b): the trunk's input is x_b's standardised grey image
-        grey_of = sys.modules[SPEC.cls.__module__.rsplit(".", 1)[0] + ".model"].standardised_grey
-        assert torch.allclose(seen[0], grey_of(images * 2 - 1), atol=1e-6)
+        assert torch.allclose(seen[0], MODEL.standardised_grey(images * 2 - 1), atol=1e-6)
 
 
 @pytest.mark.parametrize("detach", [False, True])
@@ -444,6 +444,6 @@ def test_a_config_from_before_the_grey_and_detach_keys_builds_without_them() -> 
     config = SPEC.resolved_config("smoke")
     del config["pose_grey"], config["latent_identity_detach"]
     method = SPEC.cls(config, INFO)
-    assert method.pose_grey is False and method.pose_encoder.trunk.stem.in_channels == 3
+    assert method.pose_encoder.grey is False and method.pose_encoder.trunk.stem.in_channels == 3
     paper = SPEC.resolved_config("paper")
     assert paper["pose_grey"] is False and paper["latent_identity_detach"] is False

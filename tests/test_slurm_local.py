@@ -202,14 +202,20 @@ def test_group_jobs_are_paired_by_name_not_log_order(monkeypatch):
     assert problems == ["SLURM group job 30: no group 'rule_run_sweep' in the log"]
 
 
-def test_slurm_groups_benchmark_drops_only_the_groups(tmp_path):
-    """benchmarks/slurm_groups.py compares the profile with a copy that has no groups:
-    that copy must keep every other setting (partitions, resources, status polling)."""
+def load_slurm_groups():
+    """benchmarks/slurm_groups.py as a module (benchmarks/ is not a package)."""
     spec = importlib.util.spec_from_file_location(
         "slurm_groups", REPO_ROOT / "benchmarks" / "slurm_groups.py"
     )
-    slurm_groups = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(slurm_groups)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_slurm_groups_benchmark_drops_only_the_groups(tmp_path):
+    """benchmarks/slurm_groups.py compares the profile with a copy that has no groups:
+    that copy must keep every other setting (partitions, resources, status polling)."""
+    slurm_groups = load_slurm_groups()
     out = slurm_groups.profile_without_groups(REPO_ROOT / "profiles" / "slurm", tmp_path / "p")
     plain = yaml.safe_load((out / "config.yaml").read_text())
     assert "groups" in PROFILE and "groups" not in plain
@@ -220,15 +226,12 @@ def test_slurm_groups_after_training_copies_only_the_trainings_and_shared_folder
     """--after-training seeds each run folder with a default run's data, evaluators and the
     chosen methods' `train` outputs (times kept, so `--rerun-triggers mtime` skips the
     trainings) and nothing the stages after training write; an untrained method is an error."""
-    spec = importlib.util.spec_from_file_location(
-        "slurm_groups", REPO_ROOT / "benchmarks" / "slurm_groups.py"
-    )
-    slurm_groups = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(slurm_groups)
+    slurm_groups = load_slurm_groups()
     results = tmp_path / "results"
     for path in (
         "data/synthfaces/meta.json",
         "evaluators/synthfaces/synth-oracle-pose.pt",
+        "reference/synthfaces/pose_transfer.npz",
         "runs/synthfaces/pose_ae/seed0/model.pt",
         "runs/synthfaces/pose_ae/seed0/train.json",
         "runs/synthfaces/pose_ae/seed0/samples/step_000010.png",
@@ -247,6 +250,7 @@ def test_slurm_groups_after_training_copies_only_the_trainings_and_shared_folder
     assert copied == [
         "results/data/synthfaces/meta.json",
         "results/evaluators/synthfaces/synth-oracle-pose.pt",
+        "results/reference/synthfaces/pose_transfer.npz",
         "results/runs/synthfaces/pose_ae/seed0-untrained/model.pt",
         "results/runs/synthfaces/pose_ae/seed0/model.pt",
         "results/runs/synthfaces/pose_ae/seed0/samples/step_000010.png",

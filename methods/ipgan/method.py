@@ -100,10 +100,8 @@ class IPGAN(Method):
             resolution, config["width"], self.identity_dim, config["identity_pool"]
         )
         # Absent in checkpoints from before the key: E_p read the image as it is.
-        self.pose_grey = bool(config.get("pose_grey", False))
-        self.pose_encoder = PoseEncoder(
-            resolution, config["width"] // 2, self.pose_dim, grey=self.pose_grey
-        )
+        grey = bool(config.get("pose_grey", False))
+        self.pose_encoder = PoseEncoder(resolution, config["width"] // 2, self.pose_dim, grey=grey)
         self.generator = Generator(
             resolution,
             config["generator_width"],
